@@ -1,0 +1,40 @@
+// HTTP/1.1 head serialization into a reusable per-connection string (no allocation once
+// its capacity has grown), plus chunked framing helpers.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <ferry/headers.hpp>
+
+namespace ferry::codec {
+
+/// How a body is delimited on the wire.
+enum class Framing {
+  none,            ///< no body
+  content_length,  ///< the map carries content-length
+  chunked,         ///< add transfer-encoding: chunked
+  until_close,     ///< body ends when the connection closes
+};
+
+/// Appends "METHOD path HTTP/1.1", every header of `headers`, the framing header and the
+/// blank line.
+void append_request_head(std::string& out, const RequestHeaders& headers, Framing framing);
+
+/// Appends "HTTP/1.1 status reason", headers, framing, and `connection: close` if asked.
+void append_response_head(std::string& out, const ResponseHeaders& headers, Framing framing,
+                          bool close);
+
+/// Appends a complete local reply with a text/plain body.
+void append_local_reply(std::string& out, int status, std::string_view body, bool close);
+
+/// Appends a chunk-size line ("1a2b\r\n").
+void append_chunk_header(std::string& out, std::uint64_t size);
+
+/// The standard reason phrase for `status` ("Unknown" if none).
+std::string_view reason_phrase(int status) noexcept;
+
+}  // namespace ferry::codec

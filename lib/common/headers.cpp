@@ -1,0 +1,65 @@
+#include <ferry/headers.hpp>
+
+#include <algorithm>
+
+#include "common/arena.hpp"
+
+namespace ferry {
+
+namespace {
+inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+std::string_view HeaderMap::get(std::string_view name) const noexcept {
+  for (const auto& e : entries_)
+    if (iequals(e.name, name)) return e.value;
+  return {};
+}
+
+bool HeaderMap::has(std::string_view name) const noexcept {
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const HeaderEntry& e) { return iequals(e.name, name); });
+}
+
+void HeaderMap::set(std::string_view name, std::string_view value) {
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (!iequals(it->name, name)) continue;
+    it->value = copy(value);
+    // Drop any later duplicates so exactly one field remains.
+    entries_.erase(std::remove_if(it + 1, entries_.end(),
+                                  [&](const HeaderEntry& e) { return iequals(e.name, name); }),
+                   entries_.end());
+    return;
+  }
+  add(name, value);
+}
+
+void HeaderMap::add(std::string_view name, std::string_view value) {
+  entries_.push_back({copy(name), copy(value)});
+}
+
+std::size_t HeaderMap::remove(std::string_view name) noexcept {
+  auto before = entries_.size();
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [&](const HeaderEntry& e) { return iequals(e.name, name); }),
+                 entries_.end());
+  return before - entries_.size();
+}
+
+std::string_view HeaderMap::copy(std::string_view s) {
+  // A map built outside a stream (by a host, or in a test) gets an arena of its own.
+  if (!arena_) {
+    owned_ = std::make_shared<detail::Arena>(256);
+    arena_ = owned_.get();
+  }
+  return arena_->copy(s);
+}
+
+}  // namespace ferry

@@ -1,0 +1,14 @@
+// apply(): hands a loaded Bootstrap to a Server through the same calls host code uses.
+#include <ferry/config.hpp>
+#include <ferry/server.hpp>
+
+namespace ferry::config {
+
+void apply(const Bootstrap& bootstrap, Server& server) {
+  // Clusters first: add_listener checks route targets against the known clusters.
+  for (const auto& cluster : bootstrap.clusters) server.add_cluster(cluster);
+  for (const auto& spec : bootstrap.listeners)
+    server.add_listener(Listener{spec.options, FilterChain{}.terminate(Router{spec.routes})});
+}
+
+}  // namespace ferry::config

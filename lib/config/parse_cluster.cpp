@@ -1,0 +1,161 @@
+// Cluster (STATIC, ROUND_ROBIN) → ClusterOptions. Endpoint rules shared with the code API
+// (numeric address, port, weight) are left to validate_cluster.
+#include <limits>
+
+#include "config/parse.hpp"
+
+namespace ferry::config::detail {
+
+namespace {
+
+constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::string_view kHttpOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+constexpr std::string_view kHttpOptionsType =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+constexpr std::string_view kClusterFields[] = {
+    "name", "type", "connect_timeout", "lb_policy", "load_assignment",
+    "max_requests_per_connection", "typed_extension_protocol_options"};
+constexpr std::string_view kClusterNotYet[] = {
+    "transport_socket_matches", "cluster_type", "eds_cluster_config",
+    "per_connection_buffer_limit_bytes", "circuit_breakers", "upstream_http_protocol_options",
+    "common_http_protocol_options", "http_protocol_options", "http2_protocol_options",
+    "dns_refresh_rate", "dns_failure_refresh_rate", "dns_jitter", "respect_dns_ttl",
+    "dns_lookup_family", "dns_resolvers", "use_tcp_for_dns_lookups", "dns_resolution_config",
+    "typed_dns_resolver_config", "wait_for_warm_on_init", "outlier_detection", "cleanup_interval",
+    "upstream_bind_config", "lb_subset_config", "ring_hash_lb_config", "maglev_lb_config",
+    "original_dst_lb_config", "least_request_lb_config", "round_robin_lb_config",
+    "common_lb_config", "transport_socket", "metadata", "protocol_selection",
+    "upstream_connection_options", "close_connections_on_host_health_failure",
+    "ignore_health_on_host_removal", "filters", "load_balancing_policy", "lrs_server",
+    "track_timeout_budgets", "upstream_config", "track_cluster_stats", "preconnect_policy",
+    "connection_pool_per_downstream_connection", "health_checks", "alt_stat_name"};
+constexpr EnumValue kClusterTypes[] = {{"STATIC", 0, true},
+                                       {"STRICT_DNS", 1, false},
+                                       {"LOGICAL_DNS", 2, false},
+                                       {"EDS", 3, false},
+                                       {"ORIGINAL_DST", 4, false}};
+constexpr EnumValue kLbPolicies[] = {
+    {"ROUND_ROBIN", 0, true},     {"LEAST_REQUEST", 1, false},
+    {"RING_HASH", 2, false},      {"RANDOM", 3, false},
+    {"MAGLEV", 5, false},         {"CLUSTER_PROVIDED", 6, false},
+    {"LOAD_BALANCING_POLICY_CONFIG", 7, false}};
+
+constexpr std::string_view kAssignmentFields[] = {"cluster_name", "endpoints"};
+constexpr std::string_view kAssignmentNotYet[] = {"named_endpoints", "policy"};
+constexpr std::string_view kLocalityFields[] = {"lb_endpoints", "priority"};
+constexpr std::string_view kLocalityNotYet[] = {"locality", "load_balancing_weight",
+                                                "leds_cluster_config", "proximity", "metadata"};
+constexpr std::string_view kLbEndpointFields[] = {"endpoint", "load_balancing_weight"};
+constexpr std::string_view kLbEndpointNotYet[] = {"health_status", "metadata", "endpoint_name"};
+constexpr std::string_view kEndpointFields[] = {"address"};
+constexpr std::string_view kEndpointNotYet[] = {"health_check_config", "hostname",
+                                                "additional_addresses"};
+
+constexpr std::string_view kHttpOptionsFields[] = {"@type", "common_http_protocol_options",
+                                                   "explicit_http_config"};
+constexpr std::string_view kHttpOptionsNotYet[] = {
+    "upstream_http_protocol_options", "use_downstream_protocol_config", "auto_config",
+    "http_filters", "header_validation_config"};
+constexpr std::string_view kUpstreamProtocolFields[] = {"idle_timeout",
+                                                        "max_requests_per_connection"};
+constexpr std::string_view kUpstreamProtocolNotYet[] = {
+    "max_connection_duration", "max_headers_count", "max_stream_duration",
+    "headers_with_underscores_action", "max_response_headers_count"};
+constexpr std::string_view kExplicitFields[] = {"http_protocol_options"};
+constexpr std::string_view kExplicitNotYet[] = {"http2_protocol_options", "http3_protocol_options"};
+constexpr std::string_view kHttp1NotYet[] = {
+    "allow_absolute_url", "accept_http_10", "default_host_for_http_10", "header_key_format",
+    "enable_trailers", "allow_chunked_length", "override_stream_error_on_invalid_http_message",
+    "send_fully_qualified_url", "use_balsa_parser", "allow_custom_methods"};
+
+// --- endpoints --------------------------------------------------------------------------
+
+void parse_lb_endpoint(Context& ctx, const Field& f, ParsedCluster& out) {
+  auto& endpoint = out.options.endpoints.emplace_back();
+  out.endpoint_paths.push_back(f.canon.substr(out.canon.size() + 1));
+  Object o(ctx, f, {kLbEndpointFields, kLbEndpointNotYet});
+  Object inner(ctx, o.ok() ? o.required("endpoint") : Field{}, {kEndpointFields, kEndpointNotYet});
+  auto address = parse_address(ctx, inner.ok() ? inner.required("address") : Field{});
+  if (address.address)
+    endpoint.address = *address.address;
+  else  // already reported where it went wrong; "\"\" is not an IP address" would be noise
+    ctx.suppress(f.canon + ".endpoint.address.socket_address.address");
+  set_if(address.port, endpoint.port);
+  set_if(read_uint(ctx, o.get("load_balancing_weight"), 0, kMaxU32), endpoint.weight);
+}
+
+void parse_locality(Context& ctx, const Field& f, ParsedCluster& out) {
+  Object o(ctx, f, {kLocalityFields, kLocalityNotYet});
+  if (auto priority = read_uint(ctx, o.get("priority"), 0, kMaxU32); priority && *priority != 0)
+    ctx.problem(o.get("priority"), "priorities other than 0 are " + std::string(kNotYet));
+  for_each(ctx, o.get("lb_endpoints"), [&](const Field& item) { parse_lb_endpoint(ctx, item, out); });
+}
+
+void parse_load_assignment(Context& ctx, const Field& f, ParsedCluster& out) {
+  Object o(ctx, f, {kAssignmentFields, kAssignmentNotYet});
+  if (!o.ok()) return;
+  read_string(ctx, o.required("cluster_name"));  // Envoy requires it; STATIC ignores it
+  for_each(ctx, o.get("endpoints"), [&](const Field& item) { parse_locality(ctx, item, out); });
+}
+
+// --- typed_extension_protocol_options ---------------------------------------------------
+
+void parse_explicit_http_config(Context& ctx, const Field& f) {
+  Object o(ctx, f, {kExplicitFields, kExplicitNotYet});
+  if (!o.ok()) return;
+  bool other = false;
+  for (auto name : kExplicitNotYet) other = other || is_set(f, name);
+  // HTTP/1.1 is the one upstream protocol so far, with Envoy's defaults ({}).
+  Field h1 = other ? o.get("http_protocol_options") : o.required("http_protocol_options");
+  Object http1(ctx, h1, {{}, kHttp1NotYet});
+}
+
+void parse_http_protocol_options(Context& ctx, const Field& f, ClusterOptions& cluster) {
+  Object o(ctx, f, {kHttpOptionsFields, kHttpOptionsNotYet});
+  if (!o.ok()) return;
+  check_type_url(ctx, o, kHttpOptionsType);
+  Object common(ctx, o.get("common_http_protocol_options"),
+                {kUpstreamProtocolFields, kUpstreamProtocolNotYet});
+  set_if(read_duration(ctx, common.get("idle_timeout")), cluster.idle_timeout);
+  set_if(read_uint(ctx, common.get("max_requests_per_connection"), 0, kMaxU32),
+         cluster.max_requests_per_connection);
+  parse_explicit_http_config(ctx, o.get("explicit_http_config"));
+}
+
+// A map from extension name to its options (a google.protobuf.Any each).
+void parse_protocol_options(Context& ctx, const Field& f, ClusterOptions& cluster) {
+  if (!f) return;
+  if (!f.value->is_object()) return ctx.problem(f, "expected an object");
+  for (const auto& [key, value] : f.value->items()) {
+    Field entry = f.entry(key, &value);
+    if (key == kHttpOptionsKey)
+      parse_http_protocol_options(ctx, entry, cluster);
+    else
+      ctx.problem(entry, "unsupported protocol options " + in_quotes(key));
+  }
+}
+
+}  // namespace
+
+ParsedCluster parse_cluster(Context& ctx, const Field& f) {
+  ParsedCluster out;
+  out.canon = f.canon;
+  Object o(ctx, f, {kClusterFields, kClusterNotYet});
+  if (!o.ok()) {
+    ctx.suppress(f.canon + ".name");
+    return out;
+  }
+  auto& cluster = out.options;
+  set_if(read_string(ctx, o.get("name")), cluster.name);
+  read_enum(ctx, o.get("type"), kClusterTypes);
+  read_enum(ctx, o.get("lb_policy"), kLbPolicies);
+  set_if(read_duration(ctx, o.get("connect_timeout")), cluster.connect_timeout);
+  set_if(read_uint(ctx, o.get("max_requests_per_connection"), 0, kMaxU32),
+         cluster.max_requests_per_connection);
+  parse_load_assignment(ctx, o.get("load_assignment"), out);
+  parse_protocol_options(ctx, o.get("typed_extension_protocol_options"), cluster);
+  return out;
+}
+
+}  // namespace ferry::config::detail

@@ -1,0 +1,234 @@
+// Listener, its filter chain, and the HTTP connection manager (HCM) inside it.
+#include <limits>
+
+#include "config/parse.hpp"
+#include "upstream/validate.hpp"
+
+namespace ferry::config::detail {
+
+namespace {
+
+constexpr std::string_view kHcmName = "envoy.filters.network.http_connection_manager";
+constexpr std::string_view kHcmType =
+    "type.googleapis.com/"
+    "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+constexpr std::string_view kRouterName = "envoy.filters.http.router";
+constexpr std::string_view kRouterType =
+    "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+
+// --- schemas (Envoy v3 field names) -----------------------------------------------------
+
+constexpr std::string_view kAddressFields[] = {"socket_address"};
+constexpr std::string_view kAddressNotYet[] = {"pipe", "envoy_internal_address"};
+constexpr std::string_view kSocketAddressFields[] = {"address", "port_value", "protocol"};
+constexpr std::string_view kSocketAddressNotYet[] = {"named_port", "resolver_name", "ipv4_compat",
+                                                     "network_namespace_filepath"};
+constexpr EnumValue kProtocols[] = {{"TCP", 0, true}, {"UDP", 1, false}};
+
+constexpr std::string_view kListenerFields[] = {"name", "address",
+                                                "per_connection_buffer_limit_bytes",
+                                                "filter_chains"};
+constexpr std::string_view kListenerNotYet[] = {
+    "listener_filters", "listener_filters_timeout", "continue_on_listener_filters_timeout",
+    "use_original_dst", "default_filter_chain", "filter_chain_matcher", "socket_options",
+    "transparent", "freebind", "tcp_fast_open_queue_length", "traffic_direction",
+    "udp_listener_config", "api_listener", "connection_balance_config", "reuse_port",
+    "enable_reuse_port", "access_log", "tcp_backlog_size", "bind_to_port", "enable_mptcp",
+    "ignore_global_conn_limit", "additional_addresses", "stat_prefix", "drain_type", "metadata",
+    "internal_listener", "max_connections_to_accept_per_socket_event", "deprecated_v1"};
+
+constexpr std::string_view kChainFields[] = {"filters", "name"};
+constexpr std::string_view kChainNotYet[] = {"filter_chain_match", "transport_socket",
+                                             "transport_socket_connect_timeout",
+                                             "use_proxy_proto", "metadata",
+                                             "on_demand_configuration"};
+
+constexpr std::string_view kFilterFields[] = {"name", "typed_config"};
+constexpr std::string_view kFilterNotYet[] = {"config_discovery"};
+constexpr std::string_view kHttpFilterNotYet[] = {"config_discovery", "is_optional", "disabled"};
+
+constexpr std::string_view kHcmFields[] = {
+    "@type", "stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
+    "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
+    "drain_timeout", "max_request_headers_kb", "common_http_protocol_options"};
+constexpr std::string_view kHcmNotYet[] = {
+    "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
+    "http3_protocol_options", "access_log", "access_log_options", "tracing", "server_name",
+    "server_header_transformation", "scheme_header_transformation", "strip_any_host_port",
+    "strip_matching_host_port", "strip_trailing_host_dot", "normalize_path", "merge_slashes",
+    "path_with_escaped_slashes_action", "path_normalization_options", "upgrade_configs",
+    "xff_num_trusted_hops", "skip_xff_append", "via", "internal_address_config",
+    "original_ip_detection_extensions", "forward_client_cert_details",
+    "set_current_client_cert_details", "proxy_100_continue", "preserve_external_request_id",
+    "always_set_request_id_in_response", "request_id_extension", "local_reply_config",
+    "delayed_close_timeout", "add_user_agent", "early_header_mutation_extensions",
+    "represent_ipv4_remote_address_as_ipv4_mapped_ipv6", "stream_error_on_invalid_http_message",
+    "typed_header_validation_config", "append_x_forwarded_port", "append_local_overload",
+    "max_requests_per_connection", "http1_safe_max_connection_duration", "user_agent"};
+constexpr EnumValue kCodecTypes[] = {
+    {"AUTO", 0, true}, {"HTTP1", 1, true}, {"HTTP2", 2, false}, {"HTTP3", 3, false}};
+
+constexpr std::string_view kHcmProtocolFields[] = {"idle_timeout", "max_headers_count"};
+constexpr std::string_view kHcmProtocolNotYet[] = {
+    "max_connection_duration", "max_stream_duration", "headers_with_underscores_action",
+    "max_requests_per_connection", "max_response_headers_count"};
+
+constexpr std::string_view kRouterFields[] = {"@type"};
+constexpr std::string_view kRouterNotYet[] = {
+    "dynamic_stats", "start_child_span", "upstream_log", "upstream_log_options",
+    "suppress_envoy_headers", "strict_check_headers", "respect_expected_rq_timeout",
+    "suppress_grpc_request_failure_code_stats", "upstream_http_filters"};
+
+// --- helpers ----------------------------------------------------------------------------
+
+// The "@type" of a google.protobuf.Any, if it has a string one.
+std::string type_url_of(const Field& any) {
+  if (!any || !any.value->is_object()) return {};
+  auto it = any.value->find("@type");
+  return it != any.value->end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+
+// --- HCM --------------------------------------------------------------------------------
+
+void parse_hcm_protocol_options(Context& ctx, const Field& f, HttpOptions& http) {
+  Object o(ctx, f, {kHcmProtocolFields, kHcmProtocolNotYet});
+  set_if(read_duration(ctx, o.get("idle_timeout")), http.idle_timeout);
+  set_if(read_uint(ctx, o.get("max_headers_count"), 1, kMaxU32), http.max_headers_count);
+}
+
+// Only the router is implemented: it must be there, and last (it is the terminal filter).
+void parse_http_filters(Context& ctx, const Object& hcm) {
+  Field list = hcm.required("http_filters");
+  bool router_last = false;
+  std::size_t count = list && list.value->is_array() ? list.value->size() : 0;
+  std::size_t index = 0;
+  for_each(ctx, list, [&](const Field& item) {
+    bool last = ++index == count;
+    Object o(ctx, item, {kFilterFields, kHttpFilterNotYet});
+    if (!o.ok()) return;
+    auto name = read_string(ctx, o.required("name")).value_or("");
+    Field config = o.get("typed_config");
+    // Like Envoy, the type URL decides what a filter is; the name only when it has none.
+    bool is_router = config ? type_url_of(config) == kRouterType || name == kRouterName
+                            : name == kRouterName;
+    if (!is_router) return ctx.problem(item, "unsupported http filter " + in_quotes(name));
+    if (config) {
+      Object any(ctx, config, {kRouterFields, kRouterNotYet});
+      check_type_url(ctx, any, kRouterType);
+    }
+    if (!last) ctx.problem(item, in_quotes(kRouterName) + " must be the last http filter");
+    router_last = router_last || last;
+  });
+  if (list && list.value->is_array() && !router_last)
+    ctx.problem(list, "the last http filter must be " + in_quotes(kRouterName));
+}
+
+void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
+  Object o(ctx, f, {kHcmFields, kHcmNotYet});
+  if (!o.ok()) return;
+  check_type_url(ctx, o, kHcmType);
+  auto& http = out.spec.options.http;
+  set_if(read_string(ctx, o.required("stat_prefix")), http.stat_prefix);
+  read_enum(ctx, o.get("codec_type"), kCodecTypes);  // AUTO and HTTP1 both mean HTTP/1.1 now
+  set_if(read_bool(ctx, o.get("use_remote_address")), http.use_remote_address);
+  set_if(read_bool(ctx, o.get("generate_request_id")), http.generate_request_id);
+  set_if(read_duration(ctx, o.get("stream_idle_timeout")), http.stream_idle_timeout);
+  set_if(read_duration(ctx, o.get("request_timeout")), http.request_timeout);
+  set_if(read_duration(ctx, o.get("request_headers_timeout")), http.request_headers_timeout);
+  set_if(read_duration(ctx, o.get("drain_timeout")), http.drain_timeout);
+  set_if(read_uint(ctx, o.get("max_request_headers_kb"), 1, 8192), http.max_request_headers_kb);
+  parse_hcm_protocol_options(ctx, o.get("common_http_protocol_options"), http);
+  parse_http_filters(ctx, o);
+  // route_config is one case of a oneof; rds/scoped_routes are reported as not supported.
+  bool other_routes = is_set(f, "rds") || is_set(f, "scoped_routes");
+  Field routes = other_routes ? o.get("route_config") : o.required("route_config");
+  if (routes) {
+    out.spec.routes = parse_route_config(ctx, routes);
+    out.route_config_canon = routes.canon;
+  }
+}
+
+// --- listener ---------------------------------------------------------------------------
+
+// One network filter; only the HCM exists so far.
+void parse_network_filter(Context& ctx, const Field& item, ParsedListener& out, bool first) {
+  Object o(ctx, item, {kFilterFields, kFilterNotYet});
+  if (!o.ok()) return;
+  auto name = read_string(ctx, o.required("name")).value_or("");
+  Field config = o.get("typed_config");
+  bool is_hcm = name == kHcmName || type_url_of(config) == kHcmType;
+  if (!is_hcm) return ctx.problem(item, "unsupported network filter " + in_quotes(name));
+  if (!config) return ctx.problem(item, "missing required field \"typed_config\"");
+  if (first) {
+    parse_hcm(ctx, config, out);
+  } else {
+    ParsedListener ignored;  // still checked, so every problem shows up in one run
+    parse_hcm(ctx, config, ignored);
+  }
+}
+
+void parse_filter_chain(Context& ctx, const Field& f, ParsedListener& out, bool first) {
+  Object o(ctx, f, {kChainFields, kChainNotYet});
+  if (!o.ok()) return;
+  read_string(ctx, o.get("name"));
+  Field filters = o.required("filters");
+  if (filters && filters.value->is_array() && filters.value->empty())
+    ctx.problem(filters, "a filter chain needs the " + in_quotes(kHcmName) + " filter");
+  if (filters && filters.value->is_array() && filters.value->size() > 1)
+    ctx.problem(filters, "only one network filter (" + std::string(kHcmName) +
+                             ") is supported yet");
+  bool first_filter = first;
+  for_each(ctx, filters, [&](const Field& item) {
+    parse_network_filter(ctx, item, out, first_filter);
+    first_filter = false;
+  });
+}
+
+}  // namespace
+
+SocketAddress parse_address(Context& ctx, const Field& f) {
+  SocketAddress out;
+  Object address(ctx, f, {kAddressFields, kAddressNotYet});
+  Field socket = address.ok() ? address.required("socket_address") : Field{};
+  Object o(ctx, socket, {kSocketAddressFields, kSocketAddressNotYet});
+  out.address_field = o.get("address");
+  out.address = read_string(ctx, o.ok() ? o.required("address") : Field{});
+  if (auto port = read_uint(ctx, o.get("port_value"), 0, 65535)) out.port = std::uint16_t(*port);
+  read_enum(ctx, o.get("protocol"), kProtocols);
+  return out;
+}
+
+ParsedListener parse_listener(Context& ctx, const Field& f) {
+  ParsedListener out;
+  out.canon = f.canon;
+  Object o(ctx, f, {kListenerFields, kListenerNotYet});
+  if (!o.ok()) return out;
+  auto& options = out.spec.options;
+  options.http.use_remote_address = false;  // Envoy's default, unlike the code API's
+  set_if(read_string(ctx, o.get("name")), options.name);
+  auto address = parse_address(ctx, o.required("address"));
+  if (address.address && !upstream::is_ip_literal(*address.address))
+    ctx.problem(address.address_field, in_quotes(*address.address) +
+                                           " is not an IPv4 or IPv6 address (listeners bind to "
+                                           "numeric addresses, e.g. \"0.0.0.0\" or \"::\")");
+  set_if(address.address, options.address);
+  set_if(address.port, options.port);
+  set_if(read_uint(ctx, o.get("per_connection_buffer_limit_bytes"), 1, kMaxU32),
+         options.per_connection_buffer_limit_bytes);
+
+  Field chains = o.required("filter_chains");
+  if (chains && chains.value->is_array() && chains.value->empty())
+    ctx.problem(chains, "a listener needs one filter chain");
+  if (chains && chains.value->is_array() && chains.value->size() > 1)
+    ctx.problem(chains, "only one filter chain is supported yet");
+  bool first = true;
+  for_each(ctx, chains, [&](const Field& chain) {
+    parse_filter_chain(ctx, chain, out, first);
+    first = false;
+  });
+  return out;
+}
+
+}  // namespace ferry::config::detail

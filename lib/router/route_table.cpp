@@ -1,0 +1,179 @@
+#include "router/route_table.hpp"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+
+namespace ferry::router {
+
+namespace {
+
+inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = lower(c);
+  return out;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix, bool case_sensitive) {
+  if (s.size() < prefix.size()) return false;
+  if (case_sensitive) return s.compare(0, prefix.size(), prefix) == 0;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (lower(s[i]) != prefix[i]) return false;
+  return true;
+}
+
+bool equals(std::string_view s, std::string_view v, bool case_sensitive) {
+  return s.size() == v.size() && starts_with(s, v, case_sensitive);
+}
+
+std::string_view without_query(std::string_view path) {
+  auto q = path.find_first_of("?#");
+  return q == std::string_view::npos ? path : path.substr(0, q);
+}
+
+}  // namespace
+
+bool CompiledRoute::matches(std::string_view path) const {
+  switch (kind) {
+    case PathMatch::Kind::prefix:
+      return starts_with(path, value, case_sensitive);
+    case PathMatch::Kind::path:
+      return equals(without_query(path), value, case_sensitive);
+    case PathMatch::Kind::safe_regex: {
+      auto p = without_query(path);
+      return re2::RE2::FullMatch(re2::StringPiece(p.data(), p.size()), *regex);
+    }
+    case PathMatch::Kind::path_separated_prefix: {
+      if (!starts_with(path, value, case_sensitive)) return false;
+      if (path.size() == value.size()) return true;
+      char next = path[value.size()];
+      return next == '/' || next == '?' || next == '#';
+    }
+  }
+  return false;
+}
+
+std::uint32_t CompiledRoute::pick_cluster(std::uint64_t random) const noexcept {
+  if (targets.size() == 1) return targets[0].cluster;
+  std::uint64_t point = random % total_weight;
+  for (const auto& t : targets) {
+    if (point < t.weight) return t.cluster;
+    point -= t.weight;
+  }
+  return targets.back().cluster;
+}
+
+const CompiledRoute* CompiledVirtualHost::match(std::string_view path) const {
+  for (const auto& r : routes)
+    if (r.matches(path)) return &r;
+  return nullptr;
+}
+
+namespace {
+
+bool compile_route(const RouteOptions& in, const std::unordered_map<std::string, std::uint32_t>& clusters,
+                   const std::string& path, CompiledRoute& out, std::vector<ConfigProblem>& problems) {
+  out.name = in.name;
+  out.kind = in.match.kind;
+  out.case_sensitive = in.match.case_sensitive || in.match.kind == PathMatch::Kind::safe_regex;
+  out.value = out.case_sensitive ? in.match.value : to_lower(in.match.value);
+  out.timeout = in.action.timeout;
+  out.idle_timeout = in.action.idle_timeout;
+  if (out.kind == PathMatch::Kind::safe_regex) {
+    auto re = std::make_shared<re2::RE2>(in.match.value, re2::RE2::Quiet);
+    if (!re->ok()) {
+      problems.push_back({path + ".match.safe_regex", "invalid regex: " + re->error()});
+      return false;
+    }
+    out.regex = std::move(re);
+  }
+  auto resolve = [&](const std::string& name, const std::string& where, std::uint32_t weight) {
+    auto it = clusters.find(name);
+    if (it == clusters.end()) {
+      problems.push_back({where, "unknown cluster \"" + name + "\""});
+      return false;
+    }
+    out.targets.push_back({it->second, weight});
+    out.total_weight += weight;
+    return true;
+  };
+  if (in.action.weighted_clusters.empty()) return resolve(in.action.cluster, path + ".route.cluster", 1);
+  bool ok = true;
+  for (std::size_t i = 0; i < in.action.weighted_clusters.size(); ++i) {
+    const auto& wc = in.action.weighted_clusters[i];
+    ok &= resolve(wc.name, path + ".route.weighted_clusters.clusters[" + std::to_string(i) + "].name",
+                  wc.weight);
+  }
+  return ok;
+}
+
+}  // namespace
+
+std::shared_ptr<const RouteTable> RouteTable::build(
+    const RouteConfig& config, const std::unordered_map<std::string, std::uint32_t>& cluster_index,
+    const std::string& path_prefix, std::vector<ConfigProblem>& problems) {
+  auto before = problems.size();
+  // Shape checks (duplicate domains, weights, one action per route) live in one place.
+  validate_route_config(config, nullptr, path_prefix, problems);
+  if (problems.size() != before) return nullptr;
+
+  auto table = std::make_shared<RouteTable>();
+  for (std::size_t v = 0; v < config.virtual_hosts.size(); ++v) {
+    const auto& vh = config.virtual_hosts[v];
+    auto vpath = path_prefix + ".virtual_hosts[" + std::to_string(v) + "]";
+    CompiledVirtualHost cvh{vh.name, {}};
+    for (std::size_t r = 0; r < vh.routes.size(); ++r) {
+      CompiledRoute cr;
+      if (compile_route(vh.routes[r], cluster_index, vpath + ".routes[" + std::to_string(r) + "]", cr,
+                        problems))
+        cvh.routes.push_back(std::move(cr));
+    }
+    auto idx = std::uint32_t(table->vhosts_.size());
+    table->vhosts_.push_back(std::move(cvh));
+    for (const auto& d : vh.domains) {
+      auto dom = to_lower(d);
+      if (dom == "*")
+        table->default_ = idx;
+      else if (dom.front() == '*')
+        table->suffixes_.push_back({dom.substr(1), idx});
+      else if (dom.back() == '*')
+        table->prefixes_.push_back({dom.substr(0, dom.size() - 1), idx});
+      else
+        table->exact_.emplace(dom, idx);
+    }
+  }
+  auto longest_first = [](const Wildcard& a, const Wildcard& b) { return a.fix.size() > b.fix.size(); };
+  std::stable_sort(table->suffixes_.begin(), table->suffixes_.end(), longest_first);
+  std::stable_sort(table->prefixes_.begin(), table->prefixes_.end(), longest_first);
+  if (problems.size() != before) return nullptr;
+  return table;
+}
+
+const CompiledVirtualHost* RouteTable::find_virtual_host(std::string_view host) const {
+  char stack[256];
+  std::string heap;
+  std::string_view key;
+  if (host.size() <= sizeof stack) {
+    for (std::size_t i = 0; i < host.size(); ++i) stack[i] = lower(host[i]);
+    key = {stack, host.size()};
+  } else {
+    heap = to_lower(host);
+    key = heap;
+  }
+  if (!exact_.empty()) {
+    auto it = exact_.find(key);
+    if (it != exact_.end()) return &vhosts_[it->second];
+  }
+  // The wildcard must match at least one character (Envoy: "*.foo.com" does not match
+  // ".foo.com").
+  for (const auto& w : suffixes_)
+    if (key.size() > w.fix.size() && key.substr(key.size() - w.fix.size()) == w.fix)
+      return &vhosts_[w.vhost];
+  for (const auto& w : prefixes_)
+    if (key.size() > w.fix.size() && key.substr(0, w.fix.size()) == w.fix) return &vhosts_[w.vhost];
+  return default_ >= 0 ? &vhosts_[std::size_t(default_)] : nullptr;
+}
+
+}  // namespace ferry::router

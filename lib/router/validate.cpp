@@ -1,0 +1,186 @@
+// validate_route_config: the shape rules of a RouteConfig, in one place, for both the
+// code API and the config loader (Envoy's rules: route_components.proto and
+// source/common/router/config_impl.cc).
+#include "router/validate.hpp"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <unordered_map>
+
+namespace ferry::router {
+
+namespace {
+
+// Where the fields of a route live, relative to the route, in each path style.
+struct FieldNames {
+  std::string_view action;
+  std::string_view cluster;
+  std::string_view weighted_clusters;
+  std::string_view timeout;
+};
+
+constexpr FieldNames kCodeNames{"action", "action.cluster", "action.weighted_clusters",
+                                "action.timeout"};
+constexpr FieldNames kEnvoyNames{"route", "route.cluster", "route.weighted_clusters.clusters",
+                                 "route.timeout"};
+
+std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string indexed(std::string_view name, std::size_t i) {
+  return std::string(name) + "[" + std::to_string(i) + "]";
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return char(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+  return out;
+}
+
+// The field holding a match's value: code names the member, Envoy names the oneof case.
+std::string_view match_field(const PathMatch& m, PathStyle style) {
+  if (style == PathStyle::code) return "match.value";
+  switch (m.kind) {
+    case PathMatch::Kind::prefix: return "match.prefix";
+    case PathMatch::Kind::path: return "match.path";
+    case PathMatch::Kind::safe_regex: return "match.safe_regex.regex";
+    case PathMatch::Kind::path_separated_prefix: return "match.path_separated_prefix";
+  }
+  return "match";
+}
+
+class Checker {
+ public:
+  Checker(const std::vector<std::string>* clusters, PathStyle style,
+          std::vector<ConfigProblem>& problems)
+      : clusters_(clusters),
+        style_(style),
+        names_(style == PathStyle::code ? kCodeNames : kEnvoyNames),
+        problems_(problems) {}
+
+  void virtual_host(const VirtualHostOptions& vh, std::size_t v, const std::string& path) {
+    if (!vh.name.empty()) {
+      auto [it, fresh] = vhost_names_.emplace(vh.name, v);
+      if (!fresh)
+        add(path + ".name", "duplicate virtual host name " + in_quotes(vh.name) + " (also " +
+                                indexed("virtual_hosts", it->second) + ")");
+    }
+    if (vh.domains.empty()) add(path + ".domains", "a virtual host needs at least one domain");
+    for (std::size_t d = 0; d < vh.domains.size(); ++d)
+      domain(vh.domains[d], v, path + "." + indexed("domains", d));
+    for (std::size_t r = 0; r < vh.routes.size(); ++r)
+      route(vh.routes[r], path + "." + indexed("routes", r));
+  }
+
+ private:
+  void add(std::string path, std::string message) {
+    problems_.push_back({std::move(path), std::move(message)});
+  }
+
+  // Domains are unique across the whole RouteConfig, compared case-insensitively, so that
+  // host lookup is unambiguous (Envoy rejects the config otherwise).
+  void domain(const std::string& name, std::size_t v, const std::string& path) {
+    if (name.empty()) return add(path, "a domain must not be empty");
+    auto [it, fresh] = domain_owner_.emplace(to_lower(name), v);
+    if (fresh) return;
+    if (it->second == v)
+      add(path, "duplicate domain " + in_quotes(name));
+    else if (name == "*")
+      add(path, "only one virtual host may use the \"*\" domain (" +
+                    indexed("virtual_hosts", it->second) + " already does)");
+    else
+      add(path, "duplicate domain " + in_quotes(name) + " (already in " +
+                    indexed("virtual_hosts", it->second) + ")");
+  }
+
+  void route(const RouteOptions& r, const std::string& path) {
+    match(r.match, path + "." + std::string(match_field(r.match, style_)));
+    action(r.action, path);
+  }
+
+  void match(const PathMatch& m, const std::string& path) {
+    if (m.kind == PathMatch::Kind::safe_regex) {
+      re2::RE2 re(m.value, re2::RE2::Quiet);
+      if (!re.ok()) add(path, "invalid regex " + in_quotes(m.value) + ": " + re.error());
+    } else if (m.kind == PathMatch::Kind::path_separated_prefix) {
+      // Envoy's rule (pattern ^[^?#]+[^?#/]$): the separator is implied, so no trailing '/'.
+      bool bad = m.value.size() < 2 || m.value.back() == '/' ||
+                 m.value.find_first_of("?#") != std::string::npos;
+      if (bad)
+        add(path, "invalid path_separated_prefix " + in_quotes(m.value) +
+                      ": it must not be \"/\" alone, end with \"/\" or contain \"?\" or \"#\"");
+    }
+  }
+
+  void action(const RouteAction& a, const std::string& route_path) {
+    auto at = [&](std::string_view field) { return route_path + "." + std::string(field); };
+    bool has_cluster = !a.cluster.empty();
+    bool has_weighted = !a.weighted_clusters.empty();
+    if (has_cluster && has_weighted)
+      add(at(names_.action),
+          "\"cluster\" and \"weighted_clusters\" are both set; a route takes exactly one");
+    else if (!has_cluster && !has_weighted)
+      add(at(names_.action), "a route needs a \"cluster\" or \"weighted_clusters\"");
+    if (has_cluster) cluster_ref(a.cluster, at(names_.cluster));
+    if (has_weighted) weighted(a.weighted_clusters, at(names_.weighted_clusters));
+    if (a.timeout.count() < 0) add(at(names_.timeout), "a timeout must not be negative");
+  }
+
+  void weighted(const std::vector<WeightedCluster>& list, const std::string& path) {
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      auto item = path + "[" + std::to_string(i) + "]";
+      if (list[i].name.empty())
+        add(item + ".name", "a cluster name must not be empty");
+      else
+        cluster_ref(list[i].name, item + ".name");
+      if (list[i].weight < 1) add(item + ".weight", "a weight must be at least 1");
+      total += list[i].weight;
+    }
+    // The router draws a 32-bit point in [0, total).
+    if (total > std::numeric_limits<std::uint32_t>::max())
+      add(path, "the weights add up to " + std::to_string(total) + ", more than 4294967295");
+  }
+
+  void cluster_ref(const std::string& name, const std::string& path) {
+    if (!clusters_) return;
+    if (std::find(clusters_->begin(), clusters_->end(), name) == clusters_->end())
+      add(path, "unknown cluster " + in_quotes(name));
+  }
+
+  const std::vector<std::string>* clusters_;
+  PathStyle style_;
+  FieldNames names_;
+  std::vector<ConfigProblem>& problems_;
+  std::unordered_map<std::string, std::size_t> domain_owner_;  // lower-cased domain → vhost
+  std::unordered_map<std::string, std::size_t> vhost_names_;
+};
+
+}  // namespace
+
+std::string join_path(const std::string& prefix, std::string_view rest) {
+  if (prefix.empty()) return std::string(rest);
+  return prefix + "." + std::string(rest);
+}
+
+void validate_route_config(const RouteConfig& config, const std::vector<std::string>* clusters,
+                           const std::string& path_prefix, PathStyle style,
+                           std::vector<ConfigProblem>& problems) {
+  Checker check(clusters, style, problems);
+  for (std::size_t v = 0; v < config.virtual_hosts.size(); ++v)
+    check.virtual_host(config.virtual_hosts[v], v, join_path(path_prefix, indexed("virtual_hosts", v)));
+}
+
+}  // namespace ferry::router
+
+namespace ferry {
+
+void validate_route_config(const RouteConfig& config, const std::vector<std::string>* clusters,
+                           const std::string& path_prefix, std::vector<ConfigProblem>& problems) {
+  router::validate_route_config(config, clusters, path_prefix, router::PathStyle::code, problems);
+}
+
+}  // namespace ferry

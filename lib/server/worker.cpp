@@ -1,0 +1,166 @@
+#include "server/worker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <sys/socket.h>
+
+#include "session/session.hpp"
+
+namespace ferry::server {
+
+namespace {
+constexpr auto token = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxFreeBuffers = 64;
+constexpr auto kHousekeepingPeriod = std::chrono::seconds(1);
+}  // namespace
+
+Worker::Worker(const ServerState& state, unsigned index)
+    // One thread runs this context and every socket is used from it, so the reactor's
+    // per-descriptor locking is pure overhead (posting from other threads stays safe).
+    : state_(state),
+      index_(index),
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      drain_timer_(io_),
+      housekeeping_timer_(io_) {
+  clusters_.reserve(state.clusters.size());
+  for (const auto& info : state.clusters) clusters_.emplace_back(info, random_.next());
+}
+
+Worker::~Worker() { join(); }
+
+void Worker::open_listeners(std::vector<std::unique_ptr<ListenerRuntime>>& listeners, bool first) {
+  for (auto& l : listeners) {
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+    acceptor->open(l->endpoint.protocol());
+    acceptor->set_option(asio::socket_base::reuse_address(true));
+    int one = 1;
+    // Each worker has its own accept socket; the kernel spreads connections over them.
+    if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+    acceptor->bind(l->endpoint);
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    if (first) l->endpoint = acceptor->local_endpoint();  // port 0 becomes the real port
+    acceptor_listeners_.push_back(l.get());
+    acceptors_.push_back(std::move(acceptor));
+  }
+}
+
+void Worker::start_thread() {
+  work_.emplace(io_.get_executor());
+  for (std::size_t i = 0; i < acceptors_.size(); ++i)
+    asio::co_spawn(io_, accept_loop(*acceptors_[i], *acceptor_listeners_[i]), asio::detached);
+  housekeeping();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, const ListenerRuntime& listener) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(token);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and friends: log and go on; the listener must survive bad moments.
+      FERRY_LOG(state_.log, warn, "accept failed: " << ec.message());
+      continue;
+    }
+    auto s = std::make_shared<session::Session>(*this, listener, std::move(socket));
+    asio::co_spawn(io_, session::Session::start(std::move(s)), asio::detached);
+  }
+}
+
+std::unique_ptr<session::StreamBuffers> Worker::acquire_buffers() {
+  if (free_buffers_.empty()) return std::make_unique<session::StreamBuffers>();
+  auto b = std::move(free_buffers_.back());
+  free_buffers_.pop_back();
+  return b;
+}
+
+void Worker::release_buffers(std::unique_ptr<session::StreamBuffers> buffers) {
+  if (free_buffers_.size() >= kMaxFreeBuffers) return;
+  buffers->reset_stream();
+  // A buffer grown for a huge head goes back to its normal size.
+  if (buffers->in.capacity() != session::kDownstreamBufferSize) buffers->in.reset(session::kDownstreamBufferSize);
+  buffers->in.consume(buffers->in.size());
+  free_buffers_.push_back(std::move(buffers));
+}
+
+void Worker::add_session(session::Session* s) noexcept {
+  s->next = sessions_;
+  if (sessions_) sessions_->prev = s;
+  sessions_ = s;
+  ++session_count_;
+}
+
+void Worker::remove_session(session::Session* s) noexcept {
+  if (s->prev) s->prev->next = s->next;
+  else sessions_ = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->prev = s->next = nullptr;
+  --session_count_;
+  if (draining_) finish_if_drained();
+}
+
+void Worker::request_stop(Duration drain_timeout) {
+  asio::post(io_, [this, drain_timeout] { begin_drain(drain_timeout); });
+}
+
+void Worker::begin_drain(Duration drain_timeout) {
+  if (draining_) return;
+  draining_ = true;
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  // Idle keep-alive connections close now; busy ones finish their request with
+  // `connection: close`.
+  for (auto* s = sessions_; s;) {
+    auto* next = s->next;
+    s->drain_if_idle();
+    s = next;
+  }
+  drain_timer_.expires_after(drain_timeout);
+  drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) close_everything();
+  });
+  finish_if_drained();
+}
+
+void Worker::finish_if_drained() {
+  if (session_count_ != 0) return;
+  drain_timer_.cancel();
+  housekeeping_timer_.cancel();
+  for (auto& c : clusters_)
+    for (auto& h : c.hosts()) h.close_all();
+  work_.reset();  // run() returns once the last handlers have run
+}
+
+void Worker::close_everything() {
+  for (auto* s = sessions_; s;) {
+    auto* next = s->next;
+    s->force_close();
+    s = next;
+  }
+  finish_if_drained();
+}
+
+void Worker::housekeeping() {
+  // Closes upstream connections idle longer than their cluster's idle_timeout.
+  auto now = std::chrono::steady_clock::now();
+  for (auto& c : clusters_) {
+    auto idle = c.info().options.idle_timeout;
+    if (idle.count() <= 0) continue;
+    for (auto& h : c.hosts()) h.close_idle_before(now - idle);
+  }
+  housekeeping_timer_.expires_after(kHousekeepingPeriod);
+  housekeeping_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !draining_) housekeeping();
+  });
+}
+
+}  // namespace ferry::server

@@ -1,0 +1,81 @@
+// One worker: one thread running one io_context, with its own accept sockets
+// (SO_REUSEPORT), its own cluster load balancers and connection pools, and the sessions it
+// accepted. Nothing here is touched from another thread except through post().
+//
+// Thread safety: all members are used on the worker thread only; post() and stop
+// requests come in through the io_context, which is thread-safe for posting.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "common/arena.hpp"
+#include "common/random.hpp"
+#include "common/read_buffer.hpp"
+#include "server/server_state.hpp"
+#include "upstream/cluster.hpp"
+
+namespace ferry::session {
+class Session;
+struct StreamBuffers;
+}  // namespace ferry::session
+
+namespace ferry::server {
+
+namespace asio = boost::asio;
+
+class Worker {
+ public:
+  Worker(const ServerState& state, unsigned index);
+  ~Worker();
+
+  /// Opens this worker's accept socket for each listener (control thread, before run()).
+  /// Listeners bound to port 0 get their port from the first worker.
+  void open_listeners(std::vector<std::unique_ptr<ListenerRuntime>>& listeners, bool first);
+  void start_thread();
+  void join();
+  /// Begins the graceful stop (thread-safe).
+  void request_stop(Duration drain_timeout);
+
+  asio::io_context& io() noexcept { return io_; }
+  const ServerState& state() const noexcept { return state_; }
+  upstream::WorkerCluster& cluster(std::uint32_t index) { return clusters_[index]; }
+  detail::Random& random() noexcept { return random_; }
+  bool draining() const noexcept { return draining_; }
+
+  std::unique_ptr<session::StreamBuffers> acquire_buffers();
+  void release_buffers(std::unique_ptr<session::StreamBuffers> buffers);
+
+  void add_session(session::Session* s) noexcept;
+  void remove_session(session::Session* s) noexcept;
+
+ private:
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, const ListenerRuntime& listener);
+  void begin_drain(Duration drain_timeout);
+  void finish_if_drained();
+  void close_everything();
+  void housekeeping();
+
+  const ServerState& state_;
+  unsigned index_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<const ListenerRuntime*> acceptor_listeners_;
+  std::vector<upstream::WorkerCluster> clusters_;
+  std::vector<std::unique_ptr<session::StreamBuffers>> free_buffers_;
+  detail::Random random_;
+  session::Session* sessions_ = nullptr;  ///< intrusive list head
+  std::size_t session_count_ = 0;
+  bool draining_ = false;
+  asio::steady_timer drain_timer_;
+  asio::steady_timer housekeeping_timer_;
+  std::thread thread_;
+};
+
+}  // namespace ferry::server

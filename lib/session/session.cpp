@@ -1,0 +1,226 @@
+// The connection loop, the request side and the local replies of a downstream session.
+// The upstream exchange lives in session_upstream.cpp, the watchdog and I/O helpers in
+// session_io.cpp.
+#include "session/session.hpp"
+
+#include <arpa/inet.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace ferry::session {
+
+namespace {
+
+void format_peer(const tcp::endpoint& ep, char* buf, std::size_t cap, std::string_view& peer,
+                 std::string_view& ip) {
+  char addr[INET6_ADDRSTRLEN] = "?";
+  auto a = ep.address();
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    inet_ntop(AF_INET, b.data(), addr, sizeof addr);
+  } else {
+    auto b = a.to_v6().to_bytes();
+    inet_ntop(AF_INET6, b.data(), addr, sizeof addr);
+  }
+  int n = a.is_v4() ? std::snprintf(buf, cap, "%s:%u", addr, unsigned(ep.port()))
+                    : std::snprintf(buf, cap, "[%s]:%u", addr, unsigned(ep.port()));
+  peer = {buf, std::size_t(n)};
+  auto ip_len = std::strlen(addr);
+  ip = a.is_v4() ? peer.substr(0, ip_len) : peer.substr(1, ip_len);
+}
+
+}  // namespace
+
+Session::Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket)
+    : worker_(worker),
+      listener_(listener),
+      http_(listener.options.http),
+      down_(std::move(socket)),
+      timer_(worker.io()) {
+  error_code ec;
+  down_.set_option(tcp::no_delay(true), ec);
+  down_.non_blocking(true, ec);
+  auto ep = down_.remote_endpoint(ec);
+  format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);
+  worker_.add_session(this);
+}
+
+Session::~Session() {
+  if (bufs_) worker_.release_buffers(std::move(bufs_));
+  worker_.remove_session(this);
+}
+
+asio::awaitable<void> Session::start(std::shared_ptr<Session> self) { co_await self->run(); }
+
+asio::awaitable<void> Session::run() {
+  while (!closing_) {
+    if (!bufs_ || bufs_->in.empty()) {
+      // Idle between requests: give the buffers back and wait for the next byte.
+      if (bufs_) worker_.release_buffers(std::move(bufs_));
+      if (worker_.draining()) break;
+      idle_ = true;
+      set_activity_deadline(Timeout::idle, http_.idle_timeout);
+      auto ec = co_await wait_readable(down_);
+      idle_ = false;
+      if (ec || closing_) break;
+      bufs_ = worker_.acquire_buffers();
+    }
+    if (co_await serve_stream() == Outcome::close) break;
+  }
+  error_code ec;
+  timer_.cancel();
+  down_.shutdown(tcp::socket::shutdown_both, ec);
+  down_.close(ec);
+  if (up_) finish_upstream(false);
+}
+
+void Session::drain_if_idle() {
+  if (!idle_) return;
+  closing_ = true;
+  error_code ec;
+  down_.cancel(ec);
+}
+
+void Session::force_close() {
+  closing_ = true;
+  fired_ = Timeout::idle;
+  error_code ec;
+  down_.cancel(ec);
+  if (up_) up_->sock.cancel(ec);
+}
+
+asio::awaitable<Session::Outcome> Session::serve_stream() {
+  auto& b = *bufs_;
+  b.reset_stream();
+  flags_ = 0;
+  local_status_ = 0;
+  request_id_ = cluster_name_ = details_ = {};
+  filters_run_ = 0;
+  response_started_ = request_complete_ = false;
+
+  codec::RequestDecoder dec(b.req, b.pieces, http_.max_request_headers_kb * 1024, http_.max_headers_count);
+  if (!co_await read_request_head(dec)) co_return Outcome::close;
+  if (fired_ != Timeout::none || closing_) {
+    // Headers did not arrive in time (Envoy answers 408 when something arrived).
+    if (fired_ == Timeout::request_headers || fired_ == Timeout::stream_idle)
+      co_return co_await local_reply(408, "request timeout", kStreamIdleTimeout, "request_header_timeout");
+    co_return Outcome::close;
+  }
+  keep_alive_ = dec.keep_alive() && !worker_.draining();
+  prepare_upstream_headers(dec.info());
+
+  bool end_stream = dec.is_done();
+  if (!run_request_header_filters(end_stream))
+    co_return co_await local_reply(local_status_, local_body_, kNoFlags, "filter_local_reply");
+
+  const auto* vhost = listener_.routes->find_virtual_host(b.req.authority());
+  const auto* route = vhost ? vhost->match(b.req.path()) : nullptr;
+  if (!route) co_return co_await local_reply(404, "route not found", kNoRouteFound, "route_not_found");
+  co_return co_await forward(dec, *route);
+}
+
+asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
+  auto& in = bufs_->in;
+  if (http_.request_headers_timeout.count() > 0)
+    set_hard_deadline(Timeout::request_headers, http_.request_headers_timeout);
+  if (http_.request_timeout.count() > 0) set_hard_deadline(Timeout::request, http_.request_timeout);
+  set_activity_deadline(Timeout::stream_idle, http_.stream_idle_timeout);
+  for (;;) {
+    error_code ec;
+    std::size_t used = in.empty() ? 0 : dec.feed(in.data(), in.size(), ec);
+    if (in.empty()) ec = boost::beast::http::error::need_more;
+    if (!ec && dec.is_header_done()) {
+      // Move the head onto stable storage so the input buffer can be reused for the body.
+      bufs_->req_head.assign(in.data(), used);
+      dec.rebase(in.data(), bufs_->req_head.data(), used);
+      in.consume(used);
+      co_return true;
+    }
+    if (ec != boost::beast::http::error::need_more) {
+      co_await reject(dec.error_for(ec));
+      co_return false;
+    }
+    std::size_t space = 0;
+    in.space(space);
+    if (space == 0) {
+      auto limit = std::size_t(http_.max_request_headers_kb) * 1024 + 1024;
+      if (in.capacity() >= limit) {
+        co_await reject({431, "http1.headers_too_large"});
+        co_return false;
+      }
+      in.grow(std::min(limit, in.capacity() * 2));
+    }
+    auto rec = co_await read_some(down_, in);
+    if (rec) {
+      // A timeout is answered by the caller; a close before a full head just ends.
+      co_return fired_ != Timeout::none && !in.empty();
+    }
+  }
+}
+
+void Session::prepare_upstream_headers(const codec::HeadInfo& info) {
+  auto& req = bufs_->req;
+  (void)info;
+  // x-forwarded-for: append this hop's peer (use_remote_address).
+  if (http_.use_remote_address) {
+    auto& entries = req.entries();
+    auto it = std::find_if(entries.begin(), entries.end(),
+                           [](const HeaderEntry& e) { return iequals(e.name, "x-forwarded-for"); });
+    if (it == entries.end()) {
+      req.append_view("x-forwarded-for", peer_ip_);
+    } else {
+      std::string joined;
+      joined.reserve(it->value.size() + 2 + peer_ip_.size());
+      joined.append(it->value).append(", ").append(peer_ip_);
+      req.set("x-forwarded-for", joined);
+    }
+  }
+  req.set("x-forwarded-proto", "http");
+  request_id_ = req.get("x-request-id");
+  if (request_id_.empty() && http_.generate_request_id) {
+    char* id = bufs_->arena.allocate(36);
+    worker_.random().uuid4(id);
+    request_id_ = {id, 36};
+    req.append_view("x-request-id", request_id_);
+  }
+}
+
+asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_view body,
+                                                       std::uint32_t flag, std::string_view details) {
+  flags_ |= flag;
+  details_ = details;
+  if (response_started_) co_return Outcome::close;  // too late for a reply: reset
+  // A reply sent before the request body was read leaves unread bytes: close after it.
+  if (!request_complete_ && !bufs_->req_head.empty()) keep_alive_ = false;
+  bufs_->resp.clear();
+  bufs_->resp.set_status(status);
+  run_response_header_filters(true);
+  auto& out = bufs_->out;
+  out.clear();
+  codec::append_local_reply(out, status, body, !keep_alive_);
+  response_started_ = true;
+  asio::const_buffer buf(out.data(), out.size());
+  auto ec = co_await write_all(down_, std::span(&buf, 1));
+  run_complete_filters();
+  co_return (ec || !keep_alive_) ? Outcome::close : Outcome::keep_alive;
+}
+
+asio::awaitable<Session::Outcome> Session::reject(const codec::DecodeError& err) {
+  // A malformed request is never forwarded, and the connection cannot be trusted after it.
+  keep_alive_ = false;
+  flags_ |= kDownstreamProtocolError;
+  std::string_view body = err.status == 431 ? "request headers too large" : "bad request";
+  if (err.status == 501) body = "unsupported transfer encoding";
+  co_return co_await local_reply(err.status, body, kDownstreamProtocolError, err.detail);
+}
+
+void Session::send_local_reply(int status, std::string_view body) {
+  local_status_ = status;
+  local_body_ = bufs_ ? bufs_->arena.copy(body) : std::string_view{};
+}
+
+}  // namespace ferry::session

@@ -1,0 +1,127 @@
+// DownstreamSession: one coroutine per client connection. It reads requests (keep-alive,
+// pipelined requests answered in order), runs the host filters, routes, picks an upstream
+// host, forwards the request and streams both bodies with backpressure, then answers the
+// next request. Limits and timeouts follow Envoy's HTTP connection manager.
+//
+// Thread safety: lives on one worker thread. The worker may call drain_if_idle() and
+// force_close() from that same thread.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <span>
+
+#include <ferry/filter.hpp>
+
+#include "codec/http1_decoder.hpp"
+#include "codec/http1_writer.hpp"
+#include "server/worker.hpp"
+#include "session/stream_buffers.hpp"
+#include "upstream/conn_pool.hpp"
+
+namespace ferry::session {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+
+class Session final : public StreamContext, public std::enable_shared_from_this<Session> {
+ public:
+  Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket);
+  ~Session() override;
+
+  /// Runs the connection to its end; keeps `self` alive meanwhile.
+  static asio::awaitable<void> start(std::shared_ptr<Session> self);
+  /// The worker is draining: close now if no request is in flight.
+  void drain_if_idle();
+  /// The drain timeout passed: close whatever is in flight.
+  void force_close();
+
+  // StreamContext
+  void send_local_reply(int status, std::string_view body) override;
+  std::string_view downstream_remote_address() const override { return peer_; }
+  std::string_view request_id() const override { return request_id_; }
+  std::string_view upstream_cluster() const override { return cluster_name_; }
+  std::uint32_t response_flags() const override { return flags_; }
+
+  Session* prev = nullptr;  ///< worker's intrusive list
+  Session* next = nullptr;
+
+ private:
+  enum class Timeout : std::uint8_t { none, idle, request_headers, stream_idle, request, route, connect };
+  enum class Outcome : std::uint8_t { keep_alive, close };
+
+  asio::awaitable<void> run();
+  asio::awaitable<Outcome> serve_stream();
+  asio::awaitable<bool> read_request_head(codec::RequestDecoder& dec);
+  void prepare_upstream_headers(const codec::HeadInfo& info);
+  bool run_request_header_filters(bool end_stream);
+  bool run_request_body_filters(bool end_stream);
+  bool run_response_header_filters(bool end_stream);
+  void run_complete_filters();
+  asio::awaitable<Outcome> forward(codec::RequestDecoder& dec, const router::CompiledRoute& route);
+  asio::awaitable<bool> connect_upstream(upstream::HostPool& host, Duration connect_timeout);
+  enum class SendResult : std::uint8_t { sent, upstream_failed, upstream_failed_retryable, downstream_failed, bad_request };
+  asio::awaitable<SendResult> send_request(codec::RequestDecoder& dec);
+  asio::awaitable<Outcome> send_failed(SendResult result, codec::RequestDecoder& dec);
+  asio::awaitable<Outcome> timeout_reply();
+  asio::awaitable<Outcome> relay_response(codec::RequestDecoder& dec, const router::CompiledRoute& route,
+                                          bool& retryable_failure);
+  asio::awaitable<Outcome> stream_response_body(codec::ResponseDecoder& rdec, codec::Framing framing,
+                                                bool dechunk);
+  asio::awaitable<Outcome> local_reply(int status, std::string_view body, std::uint32_t flag,
+                                       std::string_view details);
+  asio::awaitable<Outcome> reject(const codec::DecodeError& err);
+  void finish_upstream(bool reusable);
+
+  // I/O over the non-blocking sockets; every wait also ends when the watchdog fires.
+  asio::awaitable<error_code> wait_readable(tcp::socket& s);
+  asio::awaitable<error_code> read_some(tcp::socket& s, detail::ReadBuffer& b);
+  asio::awaitable<error_code> write_all(tcp::socket& s, std::span<asio::const_buffer> bufs);
+
+  // Watchdog: one timer, re-armed only when a deadline moves earlier.
+  void set_activity_deadline(Timeout kind, Duration d);
+  void set_hard_deadline(Timeout kind, Duration d);
+  void clear_hard_deadline() noexcept { hard_kind_ = Timeout::none; }
+  void ensure_timer(Clock::time_point at);
+  void on_timer(const error_code& ec);
+  void touch() { if (activity_kind_ != Timeout::none) activity_deadline_ = Clock::now() + activity_span_; }
+
+  server::Worker& worker_;
+  const server::ListenerRuntime& listener_;
+  const HttpOptions& http_;
+  tcp::socket down_;
+  std::unique_ptr<StreamBuffers> bufs_;
+  upstream::UpstreamConnPtr up_;
+  asio::steady_timer timer_;
+  Clock::time_point timer_at_ = Clock::time_point::max();
+  Clock::time_point activity_deadline_{};
+  Clock::time_point hard_deadline_{};
+  Duration activity_span_{0};
+  Timeout activity_kind_ = Timeout::none;
+  Timeout hard_kind_ = Timeout::none;
+  Timeout fired_ = Timeout::none;
+  bool idle_ = true;
+  bool closing_ = false;
+  bool keep_alive_ = true;
+  bool response_started_ = false;
+  bool request_complete_ = false;
+
+  // Per-stream facts for filters and (later) access logs.
+  std::uint32_t flags_ = 0;
+  int local_status_ = 0;
+  std::string_view local_body_;
+  std::string_view request_id_;
+  std::string_view cluster_name_;
+  std::string_view details_;
+  std::size_t filters_run_ = 0;
+  char peer_buf_[64];
+  std::string_view peer_;     ///< "ip:port"
+  std::string_view peer_ip_;  ///< "ip"
+};
+
+}  // namespace ferry::session

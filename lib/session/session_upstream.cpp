@@ -1,0 +1,272 @@
+// The upstream half of a stream: pick a host, take a pooled connection or connect, send
+// the request head and stream its body, read the response head and stream its body back.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "session/session.hpp"
+
+namespace ferry::session {
+
+namespace {
+constexpr auto token = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kUpstreamBufferSize = 32 * 1024;
+constexpr std::size_t kMaxResponseHead = 96 * 1024;
+constexpr std::uint32_t kMaxResponseHeaders = 200;
+using boost::beast::http::error::need_more;
+
+bool is_interim(int status) { return status >= 100 && status < 200 && status != 101; }
+}  // namespace
+
+asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
+                                                   const router::CompiledRoute& route) {
+  auto& cluster = worker_.cluster(route.pick_cluster(worker_.random().next()));
+  cluster_name_ = cluster.info().options.name;
+  if (dec.info().expect_continue && !dec.is_done()) {
+    // Like Envoy without proxy_100_continue: the proxy tells the client to go on.
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::const_buffer buf(kContinue, sizeof kContinue - 1);
+    if (co_await write_all(down_, std::span(&buf, 1))) co_return Outcome::close;
+  }
+  // A reused pooled connection may have been closed by the upstream just now; such a
+  // failure is retried once on a fresh connection when nothing was lost.
+  for (int attempt = 0;; ++attempt) {
+    auto* host = cluster.pick();
+    if (!host) co_return co_await local_reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
+    up_ = host->take();
+    if (!up_ && !co_await connect_upstream(*host, cluster.info().options.connect_timeout)) {
+      if (fired_ != Timeout::none && fired_ != Timeout::connect) co_return co_await timeout_reply();
+      fired_ = Timeout::none;
+      co_return co_await local_reply(503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+                                     kUpstreamConnectionFailure,
+                                     "upstream_reset_before_response_started{connection_failure}");
+    }
+    auto sent = co_await send_request(dec);
+    if (sent == SendResult::sent) {
+      bool retryable = false;
+      auto outcome = co_await relay_response(dec, route, retryable);
+      if (!retryable || attempt > 0) co_return outcome;
+    } else if (sent != SendResult::upstream_failed_retryable || attempt > 0) {
+      co_return co_await send_failed(sent, dec);
+    }
+    finish_upstream(false);
+  }
+}
+
+asio::awaitable<bool> Session::connect_upstream(upstream::HostPool& host, Duration connect_timeout) {
+  up_ = std::make_unique<upstream::UpstreamConn>(worker_.io().get_executor(), host, kUpstreamBufferSize);
+  set_hard_deadline(Timeout::connect, connect_timeout);
+  auto [ec] = co_await up_->sock.async_connect(host.endpoint(), token);
+  if (hard_kind_ == Timeout::connect) clear_hard_deadline();
+  ++host.connections_opened;
+  if (ec || fired_ != Timeout::none) {
+    FERRY_LOG(worker_.state().log, debug, "connect to " << host.address() << " failed: " << ec.message());
+    up_.reset();
+    co_return false;
+  }
+  error_code ignored;
+  up_->sock.set_option(tcp::no_delay(true), ignored);
+  up_->sock.non_blocking(true, ignored);
+  co_return true;
+}
+
+asio::awaitable<Session::SendResult> Session::send_request(codec::RequestDecoder& dec) {
+  auto& b = *bufs_;
+  const auto& info = dec.info();
+  codec::Framing framing = dec.is_done()
+                               ? (info.has_content_length ? codec::Framing::content_length : codec::Framing::none)
+                               : (info.chunked ? codec::Framing::chunked : codec::Framing::content_length);
+  b.out.clear();
+  codec::append_request_head(b.out, b.req, framing);
+  bool first = true;
+  for (;;) {
+    // Body bytes go upstream exactly as received (already validated by the decoder), so
+    // the framing is preserved without re-encoding.
+    std::size_t used = 0;
+    if (!dec.is_done() && !b.in.empty()) {
+      error_code ec;
+      used = dec.feed(b.in.data(), b.in.size(), ec);
+      if (ec && ec != need_more) co_return SendResult::bad_request;
+      if (!run_request_body_filters(dec.is_done())) co_return SendResult::bad_request;
+    }
+    std::array<asio::const_buffer, 2> bufs{asio::const_buffer(b.out.data(), first ? b.out.size() : 0),
+                                           asio::const_buffer(b.in.data(), used)};
+    if (co_await write_all(up_->sock, bufs)) {
+      if (fired_ != Timeout::none) co_return SendResult::downstream_failed;
+      co_return (first && up_->reused) ? SendResult::upstream_failed_retryable : SendResult::upstream_failed;
+    }
+    first = false;
+    b.in.consume(used);
+    if (dec.is_done()) break;
+    if (co_await read_some(down_, b.in)) co_return SendResult::downstream_failed;
+  }
+  request_complete_ = true;
+  co_return SendResult::sent;
+}
+
+asio::awaitable<Session::Outcome> Session::send_failed(SendResult result, codec::RequestDecoder& dec) {
+  finish_upstream(false);
+  if (result == SendResult::bad_request) {
+    if (local_status_ != 0) co_return co_await local_reply(local_status_, local_body_, kNoFlags, "filter_local_reply");
+    error_code ec = boost::beast::http::error::bad_chunk;
+    co_return co_await reject(dec.error_for(ec));
+  }
+  if (result == SendResult::downstream_failed) {
+    if (fired_ != Timeout::none) co_return co_await timeout_reply();
+    flags_ |= kDownstreamConnectionTermination;
+    co_return Outcome::close;
+  }
+  co_return co_await local_reply(502, "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+                                 kUpstreamConnectionTermination,
+                                 "upstream_reset_before_response_started{connection_termination}");
+}
+
+asio::awaitable<Session::Outcome> Session::timeout_reply() {
+  auto kind = fired_;
+  fired_ = Timeout::none;
+  clear_hard_deadline();
+  keep_alive_ = false;
+  switch (kind) {
+    case Timeout::route:
+      co_return co_await local_reply(504, "upstream request timeout", kUpstreamRequestTimeout, "upstream_response_timeout");
+    case Timeout::stream_idle:
+      co_return co_await local_reply(408, "stream timeout", kStreamIdleTimeout, "stream_idle_timeout");
+    case Timeout::request:
+    case Timeout::request_headers:
+      co_return co_await local_reply(408, "request timeout", kNoFlags, "request_overall_timeout");
+    default:
+      co_return Outcome::close;
+  }
+}
+
+asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder& dec,
+                                                          const router::CompiledRoute& route,
+                                                          bool& retryable) {
+  auto& b = *bufs_;
+  clear_hard_deadline();
+  set_hard_deadline(Timeout::route, route.timeout);
+  if (route.idle_timeout.count() >= 0) set_activity_deadline(Timeout::stream_idle, route.idle_timeout);
+  auto& ub = up_->buf;
+  bool head_request = b.req.method() == "HEAD";
+  std::optional<codec::ResponseDecoder> rdec;
+  rdec.emplace(b.resp, b.pieces, kMaxResponseHead, kMaxResponseHeaders);
+  rdec->skip(head_request);
+  std::size_t used = 0;
+  for (;;) {
+    error_code ec = need_more;
+    if (!ub.empty()) used = rdec->feed(ub.data(), ub.size(), ec);
+    if (!ec && rdec->is_header_done()) {
+      if (!is_interim(b.resp.status())) break;
+      ub.consume(used);  // 1xx interim responses are not forwarded
+      rdec.emplace(b.resp, b.pieces, kMaxResponseHead, kMaxResponseHeaders);
+      rdec->skip(head_request);
+      continue;
+    }
+    if (ec != need_more || (ub.size() == ub.capacity() && ub.capacity() >= kMaxResponseHead)) {
+      finish_upstream(false);
+      co_return co_await local_reply(502, "upstream sent an invalid response", kUpstreamProtocolError,
+                                     "upstream_reset_before_response_started{protocol_error}");
+    }
+    std::size_t space = 0;
+    ub.space(space);
+    if (space == 0) ub.grow(std::min(kMaxResponseHead, ub.capacity() * 2));
+    if (auto rec = co_await read_some(up_->sock, ub)) {
+      // Nothing received on a reused connection for a bodiless request: the upstream
+      // closed it while idle, so the request can safely go out again on a fresh one.
+      bool stale = ub.empty() && up_->reused && dec.info().content_length == 0 && !dec.info().chunked;
+      finish_upstream(false);
+      if (fired_ != Timeout::none) co_return co_await timeout_reply();
+      retryable = stale;
+      if (retryable) co_return Outcome::close;
+      co_return co_await local_reply(502, "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+                                     kUpstreamConnectionTermination,
+                                     "upstream_reset_before_response_started{connection_termination}");
+    }
+  }
+  b.resp_head.assign(ub.data(), used);
+  rdec->rebase(ub.data(), b.resp_head.data(), used);
+  ub.consume(used);
+  bool no_body = rdec->is_done();
+  if (!run_response_header_filters(no_body)) keep_alive_ = false;
+  codec::Framing framing = codec::Framing::none;
+  bool dechunk = false;
+  if (!no_body) {
+    if (rdec->info().chunked && b.req.version() >= 11) framing = codec::Framing::chunked;
+    else if (rdec->info().has_content_length) framing = codec::Framing::content_length;
+    else {
+      framing = codec::Framing::until_close;  // the client learns the end from our close
+      dechunk = rdec->info().chunked;
+      keep_alive_ = false;
+    }
+  }
+  if (worker_.draining()) keep_alive_ = false;
+  b.out.clear();
+  codec::append_response_head(b.out, b.resp, framing, !keep_alive_);
+  response_started_ = true;
+  co_return co_await stream_response_body(*rdec, framing, dechunk);
+}
+
+asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseDecoder& rdec,
+                                                                codec::Framing framing, bool dechunk) {
+  auto& b = *bufs_;
+  auto& ub = up_->buf;
+  bool first = true;
+  std::array<asio::const_buffer, 16> bufs;
+  for (;;) {
+    std::size_t used = 0, n = 0;
+    if (first) bufs[n++] = asio::const_buffer(b.out.data(), b.out.size());
+    if (!rdec.is_done() && !ub.empty()) {
+      error_code ec;
+      used = rdec.feed(ub.data(), ub.size(), ec);
+      if (ec && ec != need_more) {
+        flags_ |= kUpstreamProtocolError;
+        finish_upstream(false);
+        co_return Outcome::close;  // headers are out: all we can do is reset
+      }
+      if (dechunk) {
+        for (auto piece : b.pieces) {
+          if (n == bufs.size()) break;
+          bufs[n++] = asio::const_buffer(piece.data(), piece.size());
+        }
+      } else {
+        bufs[n++] = asio::const_buffer(ub.data(), used);
+      }
+      if (!b.filters.empty())
+        for (std::size_t i = filters_run_; i-- > 0;)
+          for (auto piece : b.pieces) b.filters[i]->on_response_body(piece, rdec.is_done(), *this);
+    }
+    if (n > 0 && co_await write_all(down_, std::span(bufs.data(), n))) {
+      flags_ |= kDownstreamConnectionTermination;
+      finish_upstream(false);
+      co_return Outcome::close;
+    }
+    first = false;
+    ub.consume(used);
+    if (rdec.is_done()) break;
+    if (auto ec = co_await read_some(up_->sock, ub)) {
+      if (framing == codec::Framing::until_close && (ec == asio::error::eof)) {
+        finish_upstream(false);
+        break;
+      }
+      flags_ |= fired_ == Timeout::route ? kUpstreamRequestTimeout : kUpstreamConnectionTermination;
+      finish_upstream(false);
+      co_return Outcome::close;
+    }
+  }
+  clear_hard_deadline();
+  if (up_) finish_upstream(rdec.keep_alive() && ub.empty());
+  run_complete_filters();
+  co_return keep_alive_ ? Outcome::keep_alive : Outcome::close;
+}
+
+void Session::finish_upstream(bool reusable) {
+  if (!up_) return;
+  auto* host = up_->host;
+  ++up_->requests;
+  if (reusable) {
+    up_->reused = false;
+    host->put(std::move(up_));
+  }
+  up_.reset();
+}
+
+}  // namespace ferry::session

@@ -1,0 +1,46 @@
+#include "upstream/conn_pool.hpp"
+
+#include <algorithm>
+
+namespace ferry::upstream {
+
+UpstreamConnPtr HostPool::take() {
+  if (idle_.empty()) return nullptr;
+  UpstreamConnPtr conn = std::move(idle_.back());
+  idle_.pop_back();
+  boost::system::error_code ec;
+  conn->sock.cancel(ec);  // ends the idle watch; its handler sees operation_aborted
+  conn->reused = true;
+  return conn;
+}
+
+void HostPool::put(UpstreamConnPtr conn) {
+  // Destroying a connection closes it.
+  if (idle_.size() >= max_idle_) return;
+  if (max_requests_ != 0 && conn->requests >= max_requests_) return;
+  conn->idle_since = std::chrono::steady_clock::now();
+  watch(*conn);
+  idle_.push_back(std::move(conn));
+}
+
+void HostPool::watch(UpstreamConn& conn) {
+  conn.sock.async_wait(tcp::socket::wait_read, [this, c = &conn](boost::system::error_code ec) {
+    // Aborted means the connection was taken for a request (or is being destroyed); it
+    // must not be touched then.
+    if (ec == asio::error::operation_aborted) return;
+    drop(c);
+  });
+}
+
+void HostPool::drop(UpstreamConn* conn) noexcept {
+  auto it = std::find_if(idle_.begin(), idle_.end(), [&](const UpstreamConnPtr& p) { return p.get() == conn; });
+  if (it != idle_.end()) idle_.erase(it);
+}
+
+void HostPool::close_idle_before(std::chrono::steady_clock::time_point cutoff) {
+  idle_.erase(std::remove_if(idle_.begin(), idle_.end(),
+                             [&](const UpstreamConnPtr& c) { return c->idle_since < cutoff; }),
+              idle_.end());
+}
+
+}  // namespace ferry::upstream

@@ -1,0 +1,73 @@
+// Upstream HTTP/1.1 connections and the per-worker, per-host pool that keeps them alive.
+//
+// A pooled idle connection keeps a read-readiness wait armed: if the upstream closes it
+// (or sends stray bytes) while idle, it is dropped at once instead of failing the next
+// request that would pick it.
+//
+// Thread safety: a pool and its connections belong to one worker thread.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/read_buffer.hpp"
+
+namespace ferry::upstream {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class HostPool;
+
+struct UpstreamConn {
+  UpstreamConn(asio::any_io_executor ex, HostPool& pool, std::size_t buffer_size)
+      : sock(ex), buf(buffer_size), host(&pool) {}
+  tcp::socket sock;
+  detail::ReadBuffer buf;
+  HostPool* host;
+  std::uint32_t requests = 0;
+  bool reused = false;  ///< came from the idle pool (may have been closed by the peer)
+  std::chrono::steady_clock::time_point idle_since{};
+};
+using UpstreamConnPtr = std::unique_ptr<UpstreamConn>;
+
+/// The idle connections to one upstream host on one worker.
+class HostPool {
+ public:
+  HostPool(tcp::endpoint endpoint, std::string address, std::uint32_t max_idle,
+           std::uint32_t max_requests_per_connection)
+      : endpoint_(endpoint),
+        address_(std::move(address)),
+        max_idle_(max_idle),
+        max_requests_(max_requests_per_connection) {}
+  HostPool(HostPool&&) = default;
+
+  /// An idle connection, most recently used first, or null.
+  UpstreamConnPtr take();
+  /// Returns a healthy, reusable connection to the pool (closes it if the pool is full).
+  void put(UpstreamConnPtr conn);
+  /// Closes idle connections unused since before `cutoff`.
+  void close_idle_before(std::chrono::steady_clock::time_point cutoff);
+  void close_all() noexcept { idle_.clear(); }
+
+  const tcp::endpoint& endpoint() const noexcept { return endpoint_; }
+  const std::string& address() const noexcept { return address_; }  ///< "ip:port"
+  std::size_t idle_count() const noexcept { return idle_.size(); }
+  std::uint64_t connections_opened = 0;  ///< cumulative, for tests and stats
+
+ private:
+  void watch(UpstreamConn& conn);
+  void drop(UpstreamConn* conn) noexcept;
+
+  tcp::endpoint endpoint_;
+  std::string address_;
+  std::uint32_t max_idle_;
+  std::uint32_t max_requests_;  ///< 0 = unlimited
+  std::vector<UpstreamConnPtr> idle_;
+};
+
+}  // namespace ferry::upstream

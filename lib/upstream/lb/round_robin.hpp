@@ -1,0 +1,41 @@
+// Envoy's ROUND_ROBIN: a rotating index from a random seed when all weights are equal, an
+// Earliest-Deadline-First schedule when they differ (deadline = now + 1/weight, ties in
+// insertion order), started at a seeded number of emulated picks so that many proxies do
+// not hit the heaviest host in lock-step.
+//
+// Thread safety: one instance per worker; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <queue>
+#include <vector>
+
+namespace ferry::upstream {
+
+class RoundRobinLb {
+ public:
+  RoundRobinLb(std::vector<std::uint32_t> weights, std::uint64_t seed);
+
+  /// Index of the next host; the set must not be empty.
+  std::size_t pick();
+  std::size_t size() const noexcept { return weights_.size(); }
+
+ private:
+  struct Entry {
+    double deadline;
+    std::uint64_t order;
+    std::size_t host;
+    bool operator>(const Entry& o) const noexcept {
+      return deadline != o.deadline ? deadline > o.deadline : order > o.order;
+    }
+  };
+
+  std::vector<std::uint32_t> weights_;
+  bool weighted_ = false;
+  std::uint64_t index_ = 0;
+  double now_ = 0;
+  std::uint64_t order_ = 0;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> edf_;
+};
+
+}  // namespace ferry::upstream
