@@ -129,30 +129,26 @@ asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
     set_hard_deadline(Timeout::request_headers, http_.request_headers_timeout);
   if (http_.request_timeout.count() > 0) set_hard_deadline(Timeout::request, http_.request_timeout);
   set_activity_deadline(Timeout::stream_idle, http_.stream_idle_timeout);
+  // Beast parses the head incrementally: `parsed` bytes at the front of `in` are already
+  // decoded and the header views point into them, so they stay put (or are rebased when
+  // the buffer moves) until the whole head is in.
+  std::size_t parsed = 0;
   for (;;) {
-    error_code ec;
-    std::size_t used = in.empty() ? 0 : dec.feed(in.data(), in.size(), ec);
-    if (in.empty()) ec = boost::beast::http::error::need_more;
+    error_code ec = boost::beast::http::error::need_more;
+    if (in.size() > parsed) parsed += dec.feed(in.data() + parsed, in.size() - parsed, ec);
     if (!ec && dec.is_header_done()) {
-      // Move the head onto stable storage so the input buffer can be reused for the body.
-      bufs_->req_head.assign(in.data(), used);
-      dec.rebase(in.data(), bufs_->req_head.data(), used);
-      in.consume(used);
+      bufs_->req_head.assign(in.data(), parsed);
+      dec.rebase(in.data(), bufs_->req_head.data(), parsed);
+      in.consume(parsed);
       co_return true;
     }
     if (ec != boost::beast::http::error::need_more) {
       co_await reject(dec.error_for(ec));
       co_return false;
     }
-    std::size_t space = 0;
-    in.space(space);
-    if (space == 0) {
-      auto limit = std::size_t(http_.max_request_headers_kb) * 1024 + 1024;
-      if (in.capacity() >= limit) {
-        co_await reject({431, "http1.headers_too_large"});
-        co_return false;
-      }
-      in.grow(std::min(limit, in.capacity() * 2));
+    if (!make_room(in, dec, parsed, std::size_t(http_.max_request_headers_kb) * 1024 + 1024)) {
+      co_await reject({431, "http1.headers_too_large"});
+      co_return false;
     }
     auto rec = co_await read_some(down_, in);
     if (rec) {

@@ -150,25 +150,23 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   std::optional<codec::ResponseDecoder> rdec;
   rdec.emplace(b.resp, b.pieces, kMaxResponseHead, kMaxResponseHeaders);
   rdec->skip(head_request);
-  std::size_t used = 0;
+  std::size_t parsed = 0;  // decoded head bytes at the front of `ub` (see read_request_head)
   for (;;) {
     error_code ec = need_more;
-    if (!ub.empty()) used = rdec->feed(ub.data(), ub.size(), ec);
+    if (ub.size() > parsed) parsed += rdec->feed(ub.data() + parsed, ub.size() - parsed, ec);
     if (!ec && rdec->is_header_done()) {
       if (!is_interim(b.resp.status())) break;
-      ub.consume(used);  // 1xx interim responses are not forwarded
+      ub.consume(parsed);  // 1xx interim responses are not forwarded
+      parsed = 0;
       rdec.emplace(b.resp, b.pieces, kMaxResponseHead, kMaxResponseHeaders);
       rdec->skip(head_request);
       continue;
     }
-    if (ec != need_more || (ub.size() == ub.capacity() && ub.capacity() >= kMaxResponseHead)) {
+    if (ec != need_more || !make_room(ub, *rdec, parsed, kMaxResponseHead)) {
       finish_upstream(false);
       co_return co_await local_reply(502, "upstream sent an invalid response", kUpstreamProtocolError,
                                      "upstream_reset_before_response_started{protocol_error}");
     }
-    std::size_t space = 0;
-    ub.space(space);
-    if (space == 0) ub.grow(std::min(kMaxResponseHead, ub.capacity() * 2));
     if (auto rec = co_await read_some(up_->sock, ub)) {
       // Nothing received on a reused connection for a bodiless request: the upstream
       // closed it while idle, so the request can safely go out again on a fresh one.
@@ -182,6 +180,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
                                      "upstream_reset_before_response_started{connection_termination}");
     }
   }
+  std::size_t used = parsed;
   b.resp_head.assign(ub.data(), used);
   rdec->rebase(ub.data(), b.resp_head.data(), used);
   ub.consume(used);

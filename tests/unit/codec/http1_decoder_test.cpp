@@ -15,10 +15,12 @@ struct Parsed {
 
 // Feeds `bytes` in slices of `step`, as socket reads would deliver them.
 void feed_in_steps(RequestDecoder& dec, const std::string& bytes, std::size_t step, Parsed& p) {
+  // Beast decodes heads incrementally: consumed bytes must not be fed again.
   std::size_t have = 0;
+  p.used = 0;
   while (have < bytes.size()) {
     have = std::min(bytes.size(), have + step);
-    p.used = dec.feed(bytes.data(), have, p.ec);
+    p.used += dec.feed(bytes.data() + p.used, have - p.used, p.ec);
     if (p.ec != boost::beast::http::error::need_more) return;
   }
 }
