@@ -50,19 +50,6 @@ void append_response_head(std::string& out, const ResponseHeaders& headers, Fram
   out.append("\r\n", 2);
 }
 
-void append_local_reply(std::string& out, int status, std::string_view body, bool close) {
-  out.append("HTTP/1.1 ", 9);
-  append_number(out, std::uint64_t(status));
-  out.push_back(' ');
-  out.append(reason_phrase(status));
-  out.append("\r\ncontent-length: ");
-  append_number(out, body.size());
-  out.append("\r\ncontent-type: text/plain\r\n");
-  if (close) out.append("connection: close\r\n");
-  out.append("\r\n", 2);
-  out.append(body);
-}
-
 void append_chunk_header(std::string& out, std::uint64_t size) {
   char buf[20];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, size, 16);

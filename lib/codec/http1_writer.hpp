@@ -28,9 +28,6 @@ void append_request_head(std::string& out, const RequestHeaders& headers, Framin
 void append_response_head(std::string& out, const ResponseHeaders& headers, Framing framing,
                           bool close);
 
-/// Appends a complete local reply with a text/plain body.
-void append_local_reply(std::string& out, int status, std::string_view body, bool close);
-
 /// Appends a chunk-size line ("1a2b\r\n").
 void append_chunk_header(std::string& out, std::uint64_t size);
 

@@ -8,6 +8,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -104,13 +106,11 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
 
   codec::RequestDecoder dec(b.req, b.pieces, http_.max_request_headers_kb * 1024, http_.max_headers_count);
   if (!co_await read_request_head(dec)) co_return Outcome::close;
-  if (fired_ != Timeout::none || closing_) {
-    // Headers did not arrive in time (Envoy answers 408 when something arrived).
-    if (fired_ == Timeout::request_headers || fired_ == Timeout::stream_idle)
-      co_return co_await local_reply(408, "request timeout", kStreamIdleTimeout, "request_header_timeout");
-    co_return Outcome::close;
-  }
+  // Headers that did not arrive in time get 408 (when something arrived at all).
+  if (fired_ != Timeout::none) co_return co_await timeout_reply();
+  if (closing_) co_return Outcome::close;
   keep_alive_ = dec.keep_alive() && !worker_.draining();
+  request_complete_ = dec.is_done();
   prepare_upstream_headers(dec.info());
 
   bool end_stream = dec.is_done();
@@ -192,15 +192,21 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   if (response_started_) co_return Outcome::close;  // too late for a reply: reset
   // A reply sent before the request body was read leaves unread bytes: close after it.
   if (!request_complete_ && !bufs_->req_head.empty()) keep_alive_ = false;
-  bufs_->resp.clear();
-  bufs_->resp.set_status(status);
+  auto& resp = bufs_->resp;
+  resp.clear();
+  resp.set_status(status);
+  char len[24];
+  auto [end, ignored] = std::to_chars(len, len + sizeof len, body.size());
+  resp.add("content-length", std::string_view(len, std::size_t(end - len)));
+  resp.append_view("content-type", "text/plain");
   run_response_header_filters(true);
   auto& out = bufs_->out;
   out.clear();
-  codec::append_local_reply(out, status, body, !keep_alive_);
+  codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_);
   response_started_ = true;
-  asio::const_buffer buf(out.data(), out.size());
-  auto ec = co_await write_all(down_, std::span(&buf, 1));
+  std::array<asio::const_buffer, 2> bufs{asio::const_buffer(out.data(), out.size()),
+                                         asio::const_buffer(body.data(), body.size())};
+  auto ec = co_await write_all(down_, bufs);
   run_complete_filters();
   co_return (ec || !keep_alive_) ? Outcome::close : Outcome::keep_alive;
 }

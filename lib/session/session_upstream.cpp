@@ -131,8 +131,9 @@ asio::awaitable<Session::Outcome> Session::timeout_reply() {
     case Timeout::stream_idle:
       co_return co_await local_reply(408, "stream timeout", kStreamIdleTimeout, "stream_idle_timeout");
     case Timeout::request:
-    case Timeout::request_headers:
       co_return co_await local_reply(408, "request timeout", kNoFlags, "request_overall_timeout");
+    case Timeout::request_headers:
+      co_return co_await local_reply(408, "request timeout", kNoFlags, "request_header_timeout");
     default:
       co_return Outcome::close;
   }

@@ -1,0 +1,83 @@
+// Server lifecycle: graceful stop with requests in flight, two servers in one process,
+// connection-level timeouts.
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <thread>
+
+#include "integration/proxy_fixture.hpp"
+
+using namespace ferry;
+using namespace ferry::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("stop() lets an in-flight request finish and closes idle connections", "[integration][lifecycle]") {
+  FakeUpstream up([](const SeenRequest& r) {
+    FakeResponse res{200, {}, "done"};
+    if (r.target == "/slow") res.delay = 400ms;
+    return res;
+  });
+  auto proxy = std::make_unique<Proxy>(std::vector{cluster_to("backend", {up.port()})}, route_all("backend"));
+  auto port = proxy->port();
+  TestClient idle(port);
+  REQUIRE(idle.request("GET", "/").status == 200);
+  auto inflight = std::async(std::launch::async, [port] {
+    TestClient c(port);
+    return c.request("GET", "/slow");
+  });
+  std::this_thread::sleep_for(100ms);
+  proxy->server.stop();
+  CHECK(idle.closed_by_peer());
+  auto r = inflight.get();
+  CHECK(r.status == 200);
+  CHECK(r.body == "done");
+  CHECK(r.header("connection") == "close");
+  proxy->server.wait();
+  proxy.reset();
+}
+
+TEST_CASE("two servers run side by side in one process", "[integration][lifecycle]") {
+  FakeUpstream a([](const SeenRequest&) { return FakeResponse{200, {}, "a"}; });
+  FakeUpstream b([](const SeenRequest&) { return FakeResponse{200, {}, "b"}; });
+  Proxy pa({cluster_to("c", {a.port()})}, route_all("c"), {}, {}, 2);
+  Proxy pb({cluster_to("c", {b.port()})}, route_all("c"), {}, {}, 2);
+  CHECK(http_get(pa.port(), "/").body == "a");
+  CHECK(http_get(pb.port(), "/").body == "b");
+}
+
+TEST_CASE("idle keep-alive connections close after idle_timeout", "[integration][lifecycle]") {
+  FakeUpstream up;
+  HttpOptions http;
+  http.idle_timeout = 300ms;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  REQUIRE(c.request("GET", "/").status == 200);
+  auto start = std::chrono::steady_clock::now();
+  CHECK(c.closed_by_peer(3000ms));
+  CHECK(std::chrono::steady_clock::now() - start < 2000ms);
+}
+
+TEST_CASE("a request whose headers never finish gets 408 after request_headers_timeout",
+          "[integration][lifecycle]") {
+  FakeUpstream up;
+  HttpOptions http;
+  http.request_headers_timeout = 300ms;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  c.send("GET / HTTP/1.1\r\nhost: x\r\n");
+  auto r = c.read_response();
+  CHECK(r.status == 408);
+  CHECK(up.requests() == 0);
+}
+
+TEST_CASE("a stalled request body hits the stream idle timeout", "[integration][lifecycle]") {
+  FakeUpstream up;
+  HttpOptions http;
+  http.stream_idle_timeout = 300ms;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  c.send("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc");
+  auto r = c.read_response();
+  CHECK(r.status == 408);
+  CHECK(c.closed_by_peer());
+}
