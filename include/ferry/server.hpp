@@ -47,8 +47,8 @@ class Server {
   void add_listener(Listener listener);
 
   /// Binds every listener and starts the workers in the background. Throws ConfigError
-  /// or a std::runtime_error subclass (boost::system::system_error, e.g. address in use);
-  /// on failure nothing keeps running.
+  /// or std::system_error (e.g. address in use, naming the listener and address); on
+  /// failure nothing keeps running.
   void start();
   /// start() then wait(); returns 0 after a clean stop.
   int run();

@@ -5,7 +5,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <sstream>
 #include <sys/socket.h>
+#include <system_error>
 
 #include "session/session.hpp"
 
@@ -34,14 +36,21 @@ Worker::~Worker() { join(); }
 void Worker::open_listeners(std::vector<std::unique_ptr<ListenerRuntime>>& listeners, bool first) {
   for (auto& l : listeners) {
     auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
-    acceptor->open(l->endpoint.protocol());
-    acceptor->set_option(asio::socket_base::reuse_address(true));
+    boost::system::error_code ec;
+    acceptor->open(l->endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     int one = 1;
     // Each worker has its own accept socket; the kernel spreads connections over them.
-    if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-      throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
-    acceptor->bind(l->endpoint);
-    acceptor->listen(asio::socket_base::max_listen_connections);
+    if (!ec && ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      ec.assign(errno, boost::system::generic_category());
+    if (!ec) acceptor->bind(l->endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      std::ostringstream where;
+      where << l->endpoint;
+      throw std::system_error(ec.value(), std::generic_category(),
+                              "listener \"" + l->options.name + "\" cannot listen on " + where.str());
+    }
     if (first) l->endpoint = acceptor->local_endpoint();  // port 0 becomes the real port
     acceptor_listeners_.push_back(l.get());
     acceptors_.push_back(std::move(acceptor));

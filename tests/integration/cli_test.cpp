@@ -465,6 +465,25 @@ TEST_CASE("cli: 1 GiB upload and 1 GiB download stream with a peak RSS under 64 
            (unsigned long long)cli.process->rss_kib().value_or(0));
     CHECK(*hwm < kPeakRssLimitKib);
   }
+  // A client that stops reading: the proxy must push back on the upstream rather than
+  // buffer what it cannot deliver.
+  {
+    RawConnection conn(cli.port);
+    REQUIRE(conn.send_all("GET /download HTTP/1.1\r\nhost: big.test\r\n\r\n"));
+    auto head = conn.read_head();
+    REQUIRE(head.status == 200);
+    std::uint64_t got = conn.read_body(1 << 20);
+    std::this_thread::sleep_for(1500ms);
+    auto rss_paused = cli.process->rss_kib().value_or(0);
+    got += conn.read_body(kGiB - got);
+    CHECK(got == kGiB);
+    auto hwm = cli.process->peak_rss_kib();
+    REQUIRE(hwm);
+    report("1 GiB download with a 1.5 s reader pause: VmRSS while paused %llu KiB, VmHWM %llu KiB",
+           (unsigned long long)rss_paused, (unsigned long long)*hwm);
+    CHECK(rss_paused < kPeakRssLimitKib);
+    CHECK(*hwm < kPeakRssLimitKib);
+  }
   CHECK(cli.process->running());
   cli.process->signal(SIGTERM);
   auto status = cli.process->wait_exit(10s);
@@ -480,7 +499,7 @@ TEST_CASE("cli: SIGTERM drains - the in-flight request completes, new connection
   constexpr auto kDelay = 600ms;
   FakeUpstream up([&](const SeenRequest& r) {
     FakeResponse res{200, {}, "slow " + r.target};
-    res.delay = kDelay;
+    if (r.target == "/in-flight") res.delay = kDelay;
     return res;
   });
   auto cli = start_cli(
@@ -489,12 +508,15 @@ TEST_CASE("cli: SIGTERM drains - the in-flight request completes, new connection
       },
       ".yaml", {"--concurrency", "2"});
 
+  // An idle keep-alive connection must not hold the drain up: it is closed at once.
+  TestClient idle(cli.port);
+  REQUIRE(idle.request("GET", "/warm-up").status == 200);
   TestClient client(cli.port);
   client.send("GET /in-flight HTTP/1.1\r\nhost: drain.test\r\n\r\n");
   // Wait until the upstream holds the request, then signal.
-  for (auto deadline = Clock::now() + 5s; up.requests() == 0 && Clock::now() < deadline;)
+  for (auto deadline = Clock::now() + 5s; up.requests() < 2 && Clock::now() < deadline;)
     std::this_thread::sleep_for(1ms);
-  REQUIRE(up.requests() == 1);
+  REQUIRE(up.requests() == 2);
   auto signalled = Clock::now();
   cli.process->signal(SIGTERM);
 
@@ -512,6 +534,8 @@ TEST_CASE("cli: SIGTERM drains - the in-flight request completes, new connection
     std::this_thread::sleep_for(5ms);
   }
   bool alive_when_refused = cli.process->running();
+  bool idle_closed = idle.closed_by_peer(300ms);
+  bool alive_when_idle_closed = cli.process->running();
 
   auto r = client.read_response();
   double answered_after = seconds_since(signalled);
@@ -524,6 +548,8 @@ TEST_CASE("cli: SIGTERM drains - the in-flight request completes, new connection
   CHECK(refused);
   CHECK(refused_after < 0.5);
   CHECK(alive_when_refused);
+  CHECK(idle_closed);
+  CHECK(alive_when_idle_closed);  // closed by the drain, not by the exit
   CHECK(r.status == 200);
   CHECK(r.body == "slow /in-flight");
   CHECK(r.header("connection") == "close");

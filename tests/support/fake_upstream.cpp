@@ -62,6 +62,9 @@ struct FakeUpstream::Impl {
       acceptor.accept(s, ec);
       std::lock_guard lock(mutex);
       if (ec || closing) return;
+      // Responses go out as head + body writes; without TCP_NODELAY, Nagle holds the body
+      // until the proxy's delayed ACK (~40 ms on Linux) and every request takes that long.
+      s.set_option(tcp::no_delay(true), ec);
       ++owner.connections_;
       fds.push_back(s.native_handle());
       conns.emplace_back([this, sock = std::move(s)]() mutable { serve(std::move(sock)); });
