@@ -96,9 +96,9 @@ std::string ExitStatus::describe() const {
 // --- CliProcess --------------------------------------------------------------------------
 
 CliProcess::CliProcess(const std::string& config, const std::string& config_suffix,
-                       std::vector<std::string> args)
+                       std::vector<std::string> args, const std::string& executable)
     : out_(""), err_("") {
-  std::vector<std::string> argv_s{cli_path()};
+  std::vector<std::string> argv_s{executable.empty() ? cli_path() : executable};
   if (!config.empty()) {
     config_ = std::make_unique<TempFile>(config, config_suffix);
     argv_s.push_back("-c");

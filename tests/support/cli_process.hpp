@@ -44,8 +44,9 @@ class CliProcess {
   /// Starts FERRY_CLI_PATH with `args`; the config (if any) goes to a temp file with
   /// `config_suffix` (".yaml", ".json") and is passed as "-c FILE" before `args`.
   /// An empty `config` passes no -c.
+  /// A non-empty `executable` runs that program instead of the CLI (the examples).
   CliProcess(const std::string& config, const std::string& config_suffix,
-             std::vector<std::string> args);
+             std::vector<std::string> args, const std::string& executable = {});
   ~CliProcess();  ///< SIGKILL + reap if still running
   CliProcess(const CliProcess&) = delete;
   CliProcess& operator=(const CliProcess&) = delete;
