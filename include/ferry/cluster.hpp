@@ -13,7 +13,7 @@ namespace ferry {
 
 /// One upstream address. `address` is a numeric IPv4 or IPv6 literal.
 struct Endpoint {
-  std::string address;
+  std::string address{};
   std::uint16_t port = 0;
   std::uint32_t weight = 1;  ///< load_balancing_weight, >= 1
 };
@@ -23,8 +23,8 @@ enum class LbPolicy {
 };
 
 struct ClusterOptions {
-  std::string name;
-  std::vector<Endpoint> endpoints;
+  std::string name{};
+  std::vector<Endpoint> endpoints{};
   LbPolicy lb_policy = LbPolicy::round_robin;
   Duration connect_timeout{std::chrono::seconds(5)};
   /// Upstream connection idle timeout (HttpProtocolOptions.common_http_protocol_options).

@@ -28,18 +28,18 @@ enum class Format { automatic, json, yaml };
 
 /// One listener from static_resources.listeners.
 struct ListenerSpec {
-  ListenerOptions options;
-  RouteConfig routes;
+  ListenerOptions options{};
+  RouteConfig routes{};
 };
 
 struct Bootstrap {
-  std::vector<ClusterOptions> clusters;
-  std::vector<ListenerSpec> listeners;
+  std::vector<ClusterOptions> clusters{};
+  std::vector<ListenerSpec> listeners{};
 };
 
 struct LoadResult {
-  std::optional<Bootstrap> bootstrap;   ///< set only when problems is empty
-  std::vector<ConfigProblem> problems;  ///< every problem found
+  std::optional<Bootstrap> bootstrap{};   ///< set only when problems is empty
+  std::vector<ConfigProblem> problems{};  ///< every problem found
   bool ok() const noexcept { return problems.empty() && bootstrap.has_value(); }
 };
 

@@ -28,11 +28,11 @@ struct HttpOptions {
 };
 
 struct ListenerOptions {
-  std::string name;
+  std::string name{};
   std::string address = "127.0.0.1";  ///< numeric IPv4/IPv6 literal
   std::uint16_t port = 0;             ///< 0 = any free port (see Server::listener_port)
   std::uint32_t per_connection_buffer_limit_bytes = 32 * 1024;
-  HttpOptions http;
+  HttpOptions http{};
 };
 
 class Listener {

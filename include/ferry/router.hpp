@@ -39,33 +39,33 @@ inline PathMatch path_separated_prefix(std::string p) {
 }  // namespace match
 
 struct WeightedCluster {
-  std::string name;
+  std::string name{};
   std::uint32_t weight = 1;
 };
 
 /// A route's forwarding action (Envoy's RouteAction, the subset built so far).
 struct RouteAction {
-  std::string cluster;                     ///< set exactly one of cluster / weighted_clusters
-  std::vector<WeightedCluster> weighted_clusters;
+  std::string cluster{};                     ///< set exactly one of cluster / weighted_clusters
+  std::vector<WeightedCluster> weighted_clusters{};
   Duration timeout{std::chrono::seconds(15)};  ///< whole upstream response; 0 disables
   Duration idle_timeout{-1};                   ///< stream idle override; negative = inherit
 };
 
 struct RouteOptions {
-  std::string name;
-  PathMatch match;
-  RouteAction action;
+  std::string name{};
+  PathMatch match{};
+  RouteAction action{};
 };
 
 struct VirtualHostOptions {
-  std::string name;
-  std::vector<std::string> domains;  ///< exact, "*.suffix", "prefix.*" or "*"
-  std::vector<RouteOptions> routes;  ///< first match wins
+  std::string name{};
+  std::vector<std::string> domains{};  ///< exact, "*.suffix", "prefix.*" or "*"
+  std::vector<RouteOptions> routes{};  ///< first match wins
 };
 
 struct RouteConfig {
-  std::string name;
-  std::vector<VirtualHostOptions> virtual_hosts;
+  std::string name{};
+  std::vector<VirtualHostOptions> virtual_hosts{};
 };
 
 /// Checks a RouteConfig on its own (domains, regexes, weights, one action per route) and

@@ -18,8 +18,8 @@ using Duration = std::chrono::milliseconds;
 /// `static_resources.clusters[1].connect_timeout`, or a code-API path such as
 /// `listeners[0].routes...`) and what is wrong.
 struct ConfigProblem {
-  std::string path;
-  std::string message;
+  std::string path{};
+  std::string message{};
 };
 
 /// Thrown by control-plane calls (Server::add_*, start) when configuration is invalid.
