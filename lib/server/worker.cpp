@@ -159,6 +159,7 @@ void Worker::close_everything() {
 }
 
 void Worker::housekeeping() {
+  for (auto* s = sessions_; s; s = s->next) s->on_sweep();
   // Closes upstream connections idle longer than their cluster's idle_timeout.
   auto now = std::chrono::steady_clock::now();
   for (auto& c : clusters_) {

@@ -59,17 +59,29 @@ Session::~Session() {
 asio::awaitable<void> Session::start(std::shared_ptr<Session> self) { co_await self->run(); }
 
 asio::awaitable<void> Session::run() {
-  while (!closing_) {
-    if (!bufs_ || bufs_->in.empty()) {
-      // Idle between requests: give the buffers back and wait for the next byte.
-      if (bufs_) worker_.release_buffers(std::move(bufs_));
-      if (worker_.draining()) break;
+  while (!closing_ && !worker_.draining()) {
+    if (!bufs_) {
+      // Parked (new, or idle for a while): no buffers, just a readiness wait.
       idle_ = true;
       set_activity_deadline(Timeout::idle, http_.idle_timeout);
       auto ec = co_await wait_readable(down_);
       idle_ = false;
       if (ec || closing_) break;
       bufs_ = worker_.acquire_buffers();
+    } else if (bufs_->in.empty()) {
+      // Between requests: read straight into the buffers we hold (no epoll re-arm). If the
+      // connection stays idle, the worker's sweep parks it and the buffers go back.
+      idle_ = true;
+      idle_sweeps_ = 0;
+      set_activity_deadline(Timeout::idle, http_.idle_timeout);
+      auto ec = co_await read_some(down_, bufs_->in);
+      idle_ = false;
+      if (ec == asio::error::operation_aborted && park_requested_ && !closing_ && fired_ == Timeout::none) {
+        park_requested_ = false;
+        worker_.release_buffers(std::move(bufs_));
+        continue;
+      }
+      if (ec || closing_) break;
     }
     if (co_await serve_stream() == Outcome::close) break;
   }
@@ -78,6 +90,14 @@ asio::awaitable<void> Session::run() {
   down_.shutdown(tcp::socket::shutdown_both, ec);
   down_.close(ec);
   if (up_) finish_upstream(false);
+}
+
+void Session::on_sweep() {
+  // Two sweeps in a row found it idle with buffers: park it.
+  if (!idle_ || !bufs_ || park_requested_ || ++idle_sweeps_ < 2) return;
+  park_requested_ = true;
+  error_code ec;
+  down_.cancel(ec);
 }
 
 void Session::drain_if_idle() {

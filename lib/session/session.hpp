@@ -56,6 +56,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void drain_if_idle();
   /// The drain timeout passed: close whatever is in flight.
   void force_close();
+  /// Called by the worker about once a second: parks a connection that stays idle, giving
+  /// its buffers back to the pool.
+  void on_sweep();
 
   // StreamContext
   void send_local_reply(int status, std::string_view body) override;
@@ -122,6 +125,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Timeout hard_kind_ = Timeout::none;
   Timeout fired_ = Timeout::none;
   bool idle_ = true;
+  bool park_requested_ = false;
+  std::uint8_t idle_sweeps_ = 0;
   bool closing_ = false;
   bool keep_alive_ = true;
   bool response_started_ = false;

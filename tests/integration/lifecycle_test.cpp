@@ -81,3 +81,13 @@ TEST_CASE("a stalled request body hits the stream idle timeout", "[integration][
   CHECK(r.status == 408);
   CHECK(c.closed_by_peer());
 }
+
+TEST_CASE("a keep-alive connection parked after idling serves its next request", "[integration][lifecycle]") {
+  FakeUpstream up([](const SeenRequest& r) { return FakeResponse{200, {}, r.target}; });
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  TestClient c(proxy.port());
+  REQUIRE(c.request("GET", "/before").body == "/before");
+  std::this_thread::sleep_for(2500ms);  // two worker sweeps: the connection gives its buffers back
+  CHECK(c.request("GET", "/after").body == "/after");
+  CHECK(up.connections() == 1);
+}
