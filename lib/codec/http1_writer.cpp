@@ -1,17 +1,29 @@
 #include "codec/http1_writer.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace ferry::codec {
 
 namespace {
 
 void append_headers(std::string& out, const HeaderMap& headers) {
+  // One size computation and raw copies: appending field by field re-checks capacity
+  // four times per header.
+  std::size_t total = 0;
+  for (const auto& h : headers) total += h.name.size() + h.value.size() + 4;
+  std::size_t at = out.size();
+  out.resize(at + total);
+  char* p = out.data() + at;
   for (const auto& h : headers) {
-    out.append(h.name);
-    out.append(": ", 2);
-    out.append(h.value);
-    out.append("\r\n", 2);
+    std::memcpy(p, h.name.data(), h.name.size());
+    p += h.name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    std::memcpy(p, h.value.data(), h.value.size());
+    p += h.value.size();
+    *p++ = '\r';
+    *p++ = '\n';
   }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string_view>
 
@@ -37,15 +38,17 @@ class Random {
 
 inline void Random::uuid4(char out[36]) noexcept {
   static constexpr char hex[] = "0123456789abcdef";
+  unsigned char bytes[16];
   std::uint64_t hi = next(), lo = next();
-  hi = (hi & ~0xF000ull) | 0x4000ull;                 // version 4
-  lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
-  int pos = 0;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) out[pos++] = '-';
-    std::uint64_t word = i < 16 ? hi : lo;
-    int shift = (15 - (i % 16)) * 4;
-    out[pos++] = hex[(word >> shift) & 0xF];
+  std::memcpy(bytes, &hi, 8);
+  std::memcpy(bytes + 8, &lo, 8);
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);  // version 4
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  char* o = out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+    *o++ = hex[bytes[i] >> 4];
+    *o++ = hex[bytes[i] & 0x0F];
   }
 }
 

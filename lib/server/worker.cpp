@@ -164,8 +164,10 @@ void Worker::housekeeping() {
   auto now = std::chrono::steady_clock::now();
   for (auto& c : clusters_) {
     auto idle = c.info().options.idle_timeout;
-    if (idle.count() <= 0) continue;
-    for (auto& h : c.hosts()) h.close_idle_before(now - idle);
+    for (auto& h : c.hosts()) {
+      if (idle.count() > 0) h.close_idle_before(now - idle);
+      h.watch_idle_before(now - kHousekeepingPeriod);
+    }
   }
   housekeeping_timer_.expires_after(kHousekeepingPeriod);
   housekeeping_timer_.async_wait([this](const boost::system::error_code& ec) {

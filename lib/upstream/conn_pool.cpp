@@ -8,8 +8,11 @@ UpstreamConnPtr HostPool::take() {
   if (idle_.empty()) return nullptr;
   UpstreamConnPtr conn = std::move(idle_.back());
   idle_.pop_back();
-  boost::system::error_code ec;
-  conn->sock.cancel(ec);  // ends the idle watch; its handler sees operation_aborted
+  if (conn->watching) {
+    boost::system::error_code ec;
+    conn->sock.cancel(ec);  // ends the idle watch; its handler sees operation_aborted
+    conn->watching = false;
+  }
   conn->reused = true;
   return conn;
 }
@@ -19,11 +22,16 @@ void HostPool::put(UpstreamConnPtr conn) {
   if (idle_.size() >= max_idle_) return;
   if (max_requests_ != 0 && conn->requests >= max_requests_) return;
   conn->idle_since = std::chrono::steady_clock::now();
-  watch(*conn);
   idle_.push_back(std::move(conn));
 }
 
+void HostPool::watch_idle_before(std::chrono::steady_clock::time_point cutoff) {
+  for (auto& c : idle_)
+    if (!c->watching && c->idle_since < cutoff) watch(*c);
+}
+
 void HostPool::watch(UpstreamConn& conn) {
+  conn.watching = true;
   // A read into the connection's own (empty) buffer rather than a readiness wait: Asio
   // queues it without a syscall, where a wait would re-arm epoll (epoll_ctl) every time.
   std::size_t space = 0;

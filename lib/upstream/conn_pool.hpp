@@ -1,8 +1,10 @@
 // Upstream HTTP/1.1 connections and the per-worker, per-host pool that keeps them alive.
 //
-// A pooled idle connection keeps a read-readiness wait armed: if the upstream closes it
-// (or sends stray bytes) while idle, it is dropped at once instead of failing the next
-// request that would pick it.
+// A connection idle in the pool for more than a sweep (about a second) gets a read armed:
+// if the upstream closes it (or sends stray bytes) it is dropped at once instead of
+// failing the request that would pick it. Connections reused sooner are not watched,
+// because arming the read costs a recv() per request; the short window that leaves is
+// covered by the retry of bodiless requests on a stale connection (see the session).
 //
 // Thread safety: a pool and its connections belong to one worker thread.
 #pragma once
@@ -30,7 +32,8 @@ struct UpstreamConn {
   detail::ReadBuffer buf;
   HostPool* host;
   std::uint32_t requests = 0;
-  bool reused = false;  ///< came from the idle pool (may have been closed by the peer)
+  bool reused = false;    ///< came from the idle pool (may have been closed by the peer)
+  bool watching = false;  ///< an idle read is armed on it
   std::chrono::steady_clock::time_point idle_since{};
 };
 using UpstreamConnPtr = std::unique_ptr<UpstreamConn>;
@@ -52,6 +55,8 @@ class HostPool {
   void put(UpstreamConnPtr conn);
   /// Closes idle connections unused since before `cutoff`.
   void close_idle_before(std::chrono::steady_clock::time_point cutoff);
+  /// Arms the idle watch on connections idle since before `cutoff`.
+  void watch_idle_before(std::chrono::steady_clock::time_point cutoff);
   void close_all() noexcept { idle_.clear(); }
 
   const tcp::endpoint& endpoint() const noexcept { return endpoint_; }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <regex>
+#include <thread>
 
 #include "integration/proxy_fixture.hpp"
 
@@ -147,4 +148,20 @@ TEST_CASE("an upstream closing its keep-alive connection does not fail the next 
   TestClient c(proxy.port());
   for (int i = 0; i < 20; ++i) REQUIRE(c.request("GET", "/").status == 200);
   CHECK(up.connections() == 20);
+}
+
+TEST_CASE("a bodiless request on a pooled connection the upstream closed is retried once",
+          "[integration][data_path]") {
+  FakeUpstream up([](const SeenRequest&) {
+    FakeResponse r{200, {}, "ok"};
+    r.close_quietly = true;  // keep-alive as far as the proxy can tell, then gone
+    return r;
+  });
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  TestClient c(proxy.port());
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the close land
+    REQUIRE(c.request("GET", "/").status == 200);
+  }
+  CHECK(up.requests() == 10);
 }

@@ -154,7 +154,7 @@ struct FakeUpstream::Impl {
       if (r.delay.count() > 0) std::this_thread::sleep_for(r.delay);
       if (r.reset) return;
       write_response(s, r, req.method == "HEAD");
-      if (r.close || r.no_length || !r.raw.empty()) {
+      if (r.close || r.close_quietly || r.no_length || !r.raw.empty()) {
         boost::system::error_code ec;
         s.shutdown(tcp::socket::shutdown_send, ec);
         return;

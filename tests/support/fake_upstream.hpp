@@ -32,6 +32,7 @@ struct FakeResponse {
   bool chunked = false;              ///< send body with chunked encoding
   bool no_length = false;            ///< no framing: body ends at close
   bool close = false;                ///< close the connection after responding
+  bool close_quietly = false;        ///< close after responding, without a Connection header
   bool reset = false;                ///< close without responding
   std::string raw{};                 ///< if set: send these bytes verbatim, then close
   std::chrono::milliseconds delay{0};
