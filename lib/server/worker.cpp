@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <sstream>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <system_error>
 
@@ -17,6 +18,7 @@ namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxFreeBuffers = 64;
 constexpr auto kHousekeepingPeriod = std::chrono::seconds(1);
+constexpr std::size_t kTrimThreshold = 1 << 20;
 }  // namespace
 
 Worker::Worker(const ServerState& state, unsigned index)
@@ -79,7 +81,10 @@ asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, con
       continue;
     }
     auto s = std::make_shared<session::Session>(*this, listener, std::move(socket));
-    asio::co_spawn(io_, session::Session::start(std::move(s)), asio::detached);
+    auto* raw = s.get();
+    // The completion handler owns the session, so no extra coroutine frame is needed
+    // just to hold it.
+    asio::co_spawn(io_, raw->run(), [s = std::move(s)](std::exception_ptr) {});
   }
 }
 
@@ -91,10 +96,14 @@ std::unique_ptr<session::StreamBuffers> Worker::acquire_buffers() {
 }
 
 void Worker::release_buffers(std::unique_ptr<session::StreamBuffers> buffers) {
-  if (free_buffers_.size() >= kMaxFreeBuffers) return;
+  if (free_buffers_.size() >= kMaxFreeBuffers) {
+    freed_since_trim_ += buffers->in.capacity() + buffers->up_in.capacity();
+    return;
+  }
   buffers->reset_stream();
   // A buffer grown for a huge head goes back to its normal size.
   if (buffers->in.capacity() != session::kDownstreamBufferSize) buffers->in.reset(session::kDownstreamBufferSize);
+  if (buffers->up_in.capacity() != session::kUpstreamBufferSize) buffers->up_in.reset(session::kUpstreamBufferSize);
   buffers->in.consume(buffers->in.size());
   free_buffers_.push_back(std::move(buffers));
 }
@@ -160,6 +169,14 @@ void Worker::close_everything() {
 
 void Worker::housekeeping() {
   for (auto* s = sessions_; s; s = s->next) s->on_sweep();
+  // Buffers given back by many parked connections leave holes in the heap that malloc
+  // keeps; hand those pages back so idle connections cost almost nothing.
+  if (freed_since_trim_ >= kTrimThreshold) {
+    freed_since_trim_ = 0;
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
+  }
   // Closes upstream connections idle longer than their cluster's idle_timeout.
   auto now = std::chrono::steady_clock::now();
   for (auto& c : clusters_) {

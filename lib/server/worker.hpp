@@ -73,6 +73,7 @@ class Worker {
   session::Session* sessions_ = nullptr;  ///< intrusive list head
   std::size_t session_count_ = 0;
   bool draining_ = false;
+  std::size_t freed_since_trim_ = 0;  ///< buffer bytes freed since the last malloc_trim
   asio::steady_timer drain_timer_;
   asio::steady_timer housekeeping_timer_;
   std::thread thread_;

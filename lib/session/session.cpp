@@ -56,17 +56,17 @@ Session::~Session() {
   worker_.remove_session(this);
 }
 
-asio::awaitable<void> Session::start(std::shared_ptr<Session> self) { co_await self->run(); }
-
 asio::awaitable<void> Session::run() {
   while (!closing_ && !worker_.draining()) {
     if (!bufs_) {
       // Parked (new, or idle for a while): no buffers, just a readiness wait.
+      // Awaited inline, not through a helper coroutine: a parked connection should hold as
+      // few coroutine frames as possible.
       idle_ = true;
       set_activity_deadline(Timeout::idle, http_.idle_timeout);
-      auto ec = co_await wait_readable(down_);
+      auto [ec] = co_await down_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
       idle_ = false;
-      if (ec || closing_) break;
+      if (ec || closing_ || fired_ != Timeout::none) break;
       bufs_ = worker_.acquire_buffers();
     } else if (bufs_->in.empty()) {
       // Between requests: read straight into the buffers we hold (no epoll re-arm). If the

@@ -50,8 +50,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket);
   ~Session() override;
 
-  /// Runs the connection to its end; keeps `self` alive meanwhile.
-  static asio::awaitable<void> start(std::shared_ptr<Session> self);
+  /// Runs the connection to its end. The caller keeps the Session alive until it
+  /// completes (the worker passes a shared_ptr to co_spawn's completion handler).
+  asio::awaitable<void> run();
   /// The worker is draining: close now if no request is in flight.
   void drain_if_idle();
   /// The drain timeout passed: close whatever is in flight.
@@ -74,7 +75,6 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   enum class Timeout : std::uint8_t { none, idle, request_headers, stream_idle, request, route, connect };
   enum class Outcome : std::uint8_t { keep_alive, close };
 
-  asio::awaitable<void> run();
   asio::awaitable<Outcome> serve_stream();
   asio::awaitable<bool> read_request_head(codec::RequestDecoder& dec);
   void prepare_upstream_headers(const codec::HeadInfo& info);
@@ -98,7 +98,6 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void finish_upstream(bool reusable);
 
   // I/O over the non-blocking sockets; every wait also ends when the watchdog fires.
-  asio::awaitable<error_code> wait_readable(tcp::socket& s);
   asio::awaitable<error_code> read_some(tcp::socket& s, detail::ReadBuffer& b);
   asio::awaitable<error_code> write_all(tcp::socket& s, std::span<asio::const_buffer> bufs);
 

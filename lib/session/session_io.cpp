@@ -15,13 +15,6 @@ namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 }
 
-asio::awaitable<error_code> Session::wait_readable(tcp::socket& s) {
-  if (fired_ != Timeout::none) co_return asio::error::operation_aborted;
-  auto [ec] = co_await s.async_wait(tcp::socket::wait_read, token);
-  if (!ec && fired_ != Timeout::none) ec = asio::error::operation_aborted;
-  co_return ec;
-}
-
 asio::awaitable<error_code> Session::read_some(tcp::socket& s, detail::ReadBuffer& b) {
   if (fired_ != Timeout::none) co_return asio::error::operation_aborted;
   std::size_t space = 0;

@@ -9,7 +9,6 @@ namespace ferry::session {
 
 namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kUpstreamBufferSize = 32 * 1024;
 constexpr std::size_t kMaxResponseHead = 96 * 1024;
 constexpr std::uint32_t kMaxResponseHeaders = 200;
 using boost::beast::http::error::need_more;
@@ -53,7 +52,7 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
 }
 
 asio::awaitable<bool> Session::connect_upstream(upstream::HostPool& host, Duration connect_timeout) {
-  up_ = std::make_unique<upstream::UpstreamConn>(worker_.io().get_executor(), host, kUpstreamBufferSize);
+  up_ = std::make_unique<upstream::UpstreamConn>(worker_.io().get_executor(), host);
   set_hard_deadline(Timeout::connect, connect_timeout);
   auto [ec] = co_await up_->sock.async_connect(host.endpoint(), token);
   if (hard_kind_ == Timeout::connect) clear_hard_deadline();
@@ -146,7 +145,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   clear_hard_deadline();
   set_hard_deadline(Timeout::route, route.timeout);
   if (route.idle_timeout.count() >= 0) set_activity_deadline(Timeout::stream_idle, route.idle_timeout);
-  auto& ub = up_->buf;
+  auto& ub = b.up_in;
   bool head_request = b.req.method() == "HEAD";
   std::optional<codec::ResponseDecoder> rdec;
   rdec.emplace(b.resp, b.pieces, kMaxResponseHead, kMaxResponseHeaders);
@@ -208,7 +207,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
 asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseDecoder& rdec,
                                                                 codec::Framing framing, bool dechunk) {
   auto& b = *bufs_;
-  auto& ub = up_->buf;
+  auto& ub = b.up_in;
   bool first = true;
   std::array<asio::const_buffer, 16> bufs;
   for (;;) {

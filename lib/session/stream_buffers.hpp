@@ -20,9 +20,10 @@
 namespace ferry::session {
 
 inline constexpr std::size_t kDownstreamBufferSize = 16 * 1024;
+inline constexpr std::size_t kUpstreamBufferSize = 32 * 1024;
 
 struct StreamBuffers {
-  StreamBuffers() : in(kDownstreamBufferSize), req(&arena), resp(&arena) {
+  StreamBuffers() : in(kDownstreamBufferSize), up_in(kUpstreamBufferSize), req(&arena), resp(&arena) {
     req_head.reserve(1024);
     resp_head.reserve(512);
     out.reserve(1024);
@@ -38,9 +39,11 @@ struct StreamBuffers {
     out.clear();
     pieces.clear();
     filters.clear();
+    up_in.consume(up_in.size());
   }
 
-  detail::ReadBuffer in;
+  detail::ReadBuffer in;     ///< from the client
+  detail::ReadBuffer up_in;  ///< from the upstream (empty between exchanges)
   detail::Arena arena;
   RequestHeaders req;
   ResponseHeaders resp;

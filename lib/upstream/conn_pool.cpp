@@ -34,9 +34,7 @@ void HostPool::watch(UpstreamConn& conn) {
   conn.watching = true;
   // A read into the connection's own (empty) buffer rather than a readiness wait: Asio
   // queues it without a syscall, where a wait would re-arm epoll (epoll_ctl) every time.
-  std::size_t space = 0;
-  char* p = conn.buf.space(space);
-  conn.sock.async_read_some(asio::buffer(p, space), [this, c = &conn](boost::system::error_code ec, std::size_t) {
+  conn.sock.async_read_some(asio::buffer(scratch_), [this, c = &conn](boost::system::error_code ec, std::size_t) {
     // Aborted means the connection was taken for a request (or is being destroyed); it
     // must not be touched then. Anything else (EOF, reset, stray bytes) ends it.
     if (ec == asio::error::operation_aborted) return;

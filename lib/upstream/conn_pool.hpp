@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "common/read_buffer.hpp"
 
 namespace ferry::upstream {
 
@@ -26,10 +25,10 @@ using tcp = asio::ip::tcp;
 class HostPool;
 
 struct UpstreamConn {
-  UpstreamConn(asio::any_io_executor ex, HostPool& pool, std::size_t buffer_size)
-      : sock(ex), buf(buffer_size), host(&pool) {}
+  UpstreamConn(asio::any_io_executor ex, HostPool& pool) : sock(ex), host(&pool) {}
+  // No buffer here: the response is read into the stream's buffers, so a pooled idle
+  // connection costs only its socket.
   tcp::socket sock;
-  detail::ReadBuffer buf;
   HostPool* host;
   std::uint32_t requests = 0;
   bool reused = false;    ///< came from the idle pool (may have been closed by the peer)
@@ -72,6 +71,7 @@ class HostPool {
   std::string address_;
   std::uint32_t max_idle_;
   std::uint32_t max_requests_;  ///< 0 = unlimited
+  char scratch_[64];             ///< sink for the idle watch (any byte ends the connection)
   std::vector<UpstreamConnPtr> idle_;
 };
 
