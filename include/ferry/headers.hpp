@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <memory_resource>
 #include <string_view>
 #include <vector>
 
@@ -26,7 +27,11 @@ struct HeaderEntry {
 /// An ordered multimap of header fields with case-insensitive names.
 class HeaderMap {
  public:
-  explicit HeaderMap(detail::Arena* arena = nullptr) : arena_(arena) {}
+  /// `arena` holds copied names and values; `memory` holds the field list (ferry passes
+  /// per-connection memory so that a stream allocates nothing from the heap).
+  explicit HeaderMap(detail::Arena* arena = nullptr,
+                     std::pmr::memory_resource* memory = std::pmr::get_default_resource())
+      : arena_(arena), entries_(memory) {}
 
   /// First value of `name`, or an empty view if absent (use has() to tell apart).
   std::string_view get(std::string_view name) const noexcept;
@@ -46,13 +51,13 @@ class HeaderMap {
   void append_view(std::string_view name, std::string_view value) { entries_.push_back({name, value}); }
   void clear() noexcept { entries_.clear(); }
   void set_arena(detail::Arena* arena) noexcept { arena_ = arena; }
-  std::vector<HeaderEntry>& entries() noexcept { return entries_; }
+  std::pmr::vector<HeaderEntry>& entries() noexcept { return entries_; }
 
  protected:
   std::string_view copy(std::string_view s);
   detail::Arena* arena_;
   std::shared_ptr<detail::Arena> owned_;  // only for maps built outside a stream
-  std::vector<HeaderEntry> entries_;
+  std::pmr::vector<HeaderEntry> entries_;
 };
 
 /// Request headers plus the request line.

@@ -40,7 +40,7 @@ inline std::string_view shift(std::string_view v, const char* old_base, const ch
 }  // namespace
 
 template <bool isRequest>
-Decoder<isRequest>::Decoder(Headers& headers, std::vector<std::string_view>& pieces,
+Decoder<isRequest>::Decoder(Headers& headers, Pieces& pieces,
                             std::uint32_t max_header_bytes, std::uint32_t max_headers)
     : headers_(headers), max_headers_(max_headers), pieces_(pieces) {
   headers_.clear();

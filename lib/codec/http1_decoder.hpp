@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <memory_resource>
 #include <vector>
 
 #include <ferry/headers.hpp>
@@ -22,6 +23,8 @@ namespace ferry::codec {
 namespace http = boost::beast::http;
 using boost::beast::error_code;
 using bsv = boost::beast::string_view;
+/// Decoded body pieces of one feed().
+using Pieces = std::pmr::vector<std::string_view>;
 inline std::string_view sv(bsv s) noexcept { return {s.data(), s.size()}; }
 
 /// Why a message was rejected: the status a downstream client gets, and a detail string
@@ -54,7 +57,7 @@ class Decoder final : public http::basic_parser<isRequest> {
   /// `headers` is cleared and filled; `pieces` (owned by the connection so its capacity is
   /// reused) receives the body pieces of each feed(). Limits are Envoy's
   /// max_request_headers_kb and max_headers_count.
-  Decoder(Headers& headers, std::vector<std::string_view>& pieces, std::uint32_t max_header_bytes,
+  Decoder(Headers& headers, Pieces& pieces, std::uint32_t max_header_bytes,
           std::uint32_t max_headers);
 
   /// Feeds input; returns the bytes consumed. `ec` is need_more when more input is needed.
@@ -67,7 +70,7 @@ class Decoder final : public http::basic_parser<isRequest> {
 
   const HeadInfo& info() const noexcept { return info_; }
   /// Decoded body pieces produced by the last feed().
-  const std::vector<std::string_view>& pieces() const noexcept { return pieces_; }
+  const Pieces& pieces() const noexcept { return pieces_; }
   /// The rejection to send for `ec` (a decode failure).
   DecodeError error_for(const error_code& ec) const;
   bool too_many_headers() const noexcept { return too_many_; }
@@ -96,7 +99,7 @@ class Decoder final : public http::basic_parser<isRequest> {
   bool bad_te_ = false;
   bool bad_target_ = false;
   HeadInfo info_;
-  std::vector<std::string_view>& pieces_;
+  Pieces& pieces_;
 };
 
 using RequestDecoder = Decoder<true>;

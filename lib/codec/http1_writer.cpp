@@ -7,7 +7,7 @@ namespace ferry::codec {
 
 namespace {
 
-void append_headers(std::string& out, const HeaderMap& headers) {
+void append_headers(std::pmr::string& out, const HeaderMap& headers) {
   // One size computation and raw copies: appending field by field re-checks capacity
   // four times per header.
   std::size_t total = 0;
@@ -27,11 +27,11 @@ void append_headers(std::string& out, const HeaderMap& headers) {
   }
 }
 
-void append_framing(std::string& out, Framing framing) {
+void append_framing(std::pmr::string& out, Framing framing) {
   if (framing == Framing::chunked) out.append("transfer-encoding: chunked\r\n");
 }
 
-void append_number(std::string& out, std::uint64_t v) {
+void append_number(std::pmr::string& out, std::uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, std::size_t(end - buf));
@@ -39,7 +39,7 @@ void append_number(std::string& out, std::uint64_t v) {
 
 }  // namespace
 
-void append_request_head(std::string& out, const RequestHeaders& headers, Framing framing) {
+void append_request_head(std::pmr::string& out, const RequestHeaders& headers, Framing framing) {
   out.append(headers.method());
   out.push_back(' ');
   out.append(headers.path());
@@ -49,7 +49,7 @@ void append_request_head(std::string& out, const RequestHeaders& headers, Framin
   out.append("\r\n", 2);
 }
 
-void append_response_head(std::string& out, const ResponseHeaders& headers, Framing framing,
+void append_response_head(std::pmr::string& out, const ResponseHeaders& headers, Framing framing,
                           bool close) {
   out.append("HTTP/1.1 ", 9);
   append_number(out, std::uint64_t(headers.status()));
@@ -62,7 +62,7 @@ void append_response_head(std::string& out, const ResponseHeaders& headers, Fram
   out.append("\r\n", 2);
 }
 
-void append_chunk_header(std::string& out, std::uint64_t size) {
+void append_chunk_header(std::pmr::string& out, std::uint64_t size) {
   char buf[20];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, size, 16);
   out.append(buf, std::size_t(end - buf));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 
@@ -22,14 +23,14 @@ enum class Framing {
 
 /// Appends "METHOD path HTTP/1.1", every header of `headers`, the framing header and the
 /// blank line.
-void append_request_head(std::string& out, const RequestHeaders& headers, Framing framing);
+void append_request_head(std::pmr::string& out, const RequestHeaders& headers, Framing framing);
 
 /// Appends "HTTP/1.1 status reason", headers, framing, and `connection: close` if asked.
-void append_response_head(std::string& out, const ResponseHeaders& headers, Framing framing,
+void append_response_head(std::pmr::string& out, const ResponseHeaders& headers, Framing framing,
                           bool close);
 
 /// Appends a chunk-size line ("1a2b\r\n").
-void append_chunk_header(std::string& out, std::uint64_t size);
+void append_chunk_header(std::pmr::string& out, std::uint64_t size);
 
 /// The standard reason phrase for `status` ("Unknown" if none).
 std::string_view reason_phrase(int status) noexcept;

@@ -1,13 +1,15 @@
 // A monotonic arena for per-stream strings (edited header values, rewritten paths).
 //
-// Allocations are never moved, so views into the arena stay valid until reset(). reset()
-// keeps the first block, so a connection that serves many streams stops allocating once
-// its first block is large enough.
+// Allocations are never moved, so views into the arena stay valid until reset(). The first
+// block is kept across resets (it can be storage owned by the caller), so a connection that
+// serves many streams stops allocating once a stream fits in it; larger streams borrow extra
+// heap blocks that reset() frees.
 //
 // Thread safety: one owner thread.
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -17,7 +19,11 @@ namespace ferry::detail {
 
 class Arena {
  public:
-  explicit Arena(std::size_t first_block = 1024) : first_block_(first_block) {}
+  explicit Arena(std::size_t first_block = 1024) : first_size_(first_block) {}
+  /// Uses `storage` (not owned, must outlive the arena) as the first block.
+  Arena(char* storage, std::size_t size) : external_(storage), first_size_(size) {}
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
 
   std::string_view copy(std::string_view s) {
     char* p = allocate(s.size());
@@ -26,41 +32,41 @@ class Arena {
   }
 
   char* allocate(std::size_t n) {
-    if (blocks_.empty() || used_ + n > capacity_) grow(n);
-    char* p = blocks_.back().get() + used_;
+    if (!cur_) start();
+    if (used_ + n > cap_) grow(n);
+    char* p = cur_ + used_;
     used_ += n;
     return p;
   }
 
   void reset() noexcept {
-    if (blocks_.size() > 1) {
-      blocks_.resize(1);
-      capacity_ = first_capacity_;
-    }
-    used_ = 0;
-  }
-
-  /// Frees everything (used when a connection goes idle).
-  void release() noexcept {
-    blocks_.clear();
-    used_ = capacity_ = 0;
+    extra_.clear();
+    cur_ = nullptr;
+    used_ = cap_ = 0;
   }
 
  private:
+  void start() {
+    if (!external_ && !owned_first_) owned_first_ = std::make_unique<char[]>(first_size_);
+    cur_ = external_ ? external_ : owned_first_.get();
+    cap_ = first_size_;
+    used_ = 0;
+  }
   void grow(std::size_t n) {
-    std::size_t size = blocks_.empty() ? first_block_ : capacity_ * 2;
-    if (size < n) size = n;
-    blocks_.push_back(std::make_unique<char[]>(size));
-    if (blocks_.size() == 1) first_capacity_ = size;
-    capacity_ = size;
+    std::size_t size = std::max(n, cap_ * 2);
+    extra_.push_back(std::make_unique<char[]>(size));
+    cur_ = extra_.back().get();
+    cap_ = size;
     used_ = 0;
   }
 
-  std::size_t first_block_;
-  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* external_ = nullptr;
+  std::size_t first_size_;
+  std::unique_ptr<char[]> owned_first_;
+  std::vector<std::unique_ptr<char[]>> extra_;
+  char* cur_ = nullptr;
   std::size_t used_ = 0;
-  std::size_t capacity_ = 0;
-  std::size_t first_capacity_ = 0;
+  std::size_t cap_ = 0;
 };
 
 }  // namespace ferry::detail

@@ -5,11 +5,31 @@
 // Thread safety: one owner thread.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <new>
 
 namespace ferry::detail {
+
+/// Page-backed storage for I/O buffers. Buffers come straight from mmap so that giving one
+/// back returns its pages to the system at once: from the malloc heap, freed buffers
+/// leave holes that keep idle connections' memory resident.
+struct PageDeleter {
+  std::size_t size = 0;
+  void operator()(char* p) const noexcept {
+    if (p) ::munmap(p, size);
+  }
+};
+using PageBuffer = std::unique_ptr<char[], PageDeleter>;
+
+inline PageBuffer allocate_pages(std::size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return PageBuffer(static_cast<char*>(p), PageDeleter{size});
+}
 
 class ReadBuffer {
  public:
@@ -36,7 +56,7 @@ class ReadBuffer {
   void commit(std::size_t n) noexcept { end_ += n; }
 
   void grow(std::size_t new_capacity) {
-    auto fresh = std::make_unique<char[]>(new_capacity);
+    auto fresh = allocate_pages(new_capacity);
     std::memcpy(fresh.get(), data(), size());
     end_ = size();
     begin_ = 0;
@@ -48,7 +68,7 @@ class ReadBuffer {
   void reset(std::size_t capacity) {
     begin_ = end_ = 0;
     if (cap_ != capacity || !data_) {
-      data_ = std::make_unique<char[]>(capacity);
+      data_ = allocate_pages(capacity);
       cap_ = capacity;
     }
   }
@@ -60,7 +80,7 @@ class ReadBuffer {
     begin_ = 0;
   }
 
-  std::unique_ptr<char[]> data_;
+  PageBuffer data_;
   std::size_t cap_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;

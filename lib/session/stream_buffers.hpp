@@ -1,12 +1,18 @@
 // The memory a downstream connection needs only while a request is in flight: the input
-// buffer, stable copies of the request and response heads, the output head buffer, the
-// per-stream arena, header maps and filter instances. Workers pool these, so an idle
-// keep-alive connection holds none of it and a busy one allocates nothing per request
-// once capacities have grown.
+// buffers (client and upstream), stable copies of the request and response heads, the
+// output head buffer, the per-stream arena, header lists and filter instances. Workers pool
+// these, so an idle keep-alive connection holds none of it and a busy one allocates
+// nothing per request once capacities have grown.
+//
+// All of it lives in page-backed memory of its own (the I/O buffers, plus one small region
+// that feeds the strings and lists through a monotonic resource): when a block is given
+// back, its pages go back to the system, instead of leaving holes between the long-lived
+// connection objects in the malloc heap.
 //
 // Thread safety: owned by one worker.
 #pragma once
 
+#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +20,7 @@
 #include <ferry/filter.hpp>
 #include <ferry/headers.hpp>
 
+#include "codec/http1_decoder.hpp"
 #include "common/arena.hpp"
 #include "common/read_buffer.hpp"
 
@@ -21,9 +28,25 @@ namespace ferry::session {
 
 inline constexpr std::size_t kDownstreamBufferSize = 16 * 1024;
 inline constexpr std::size_t kUpstreamBufferSize = 32 * 1024;
+inline constexpr std::size_t kSmallRegionSize = 12 * 1024;
+inline constexpr std::size_t kArenaFirstBlock = 2 * 1024;
 
 struct StreamBuffers {
-  StreamBuffers() : in(kDownstreamBufferSize), up_in(kUpstreamBufferSize), req(&arena), resp(&arena) {
+  StreamBuffers()
+      : in(kDownstreamBufferSize),
+        up_in(kUpstreamBufferSize),
+        small_pages(detail::allocate_pages(kSmallRegionSize)),
+        small(small_pages.get() + kArenaFirstBlock, kSmallRegionSize - kArenaFirstBlock),
+        arena(small_pages.get(), kArenaFirstBlock),
+        req(&arena, &small),
+        resp(&arena, &small),
+        req_head(&small),
+        resp_head(&small),
+        out(&small),
+        pieces(&small),
+        filters(&small) {
+    req.entries().reserve(32);
+    resp.entries().reserve(16);
     req_head.reserve(1024);
     resp_head.reserve(512);
     out.reserve(1024);
@@ -44,14 +67,16 @@ struct StreamBuffers {
 
   detail::ReadBuffer in;     ///< from the client
   detail::ReadBuffer up_in;  ///< from the upstream (empty between exchanges)
+  detail::PageBuffer small_pages;
+  std::pmr::monotonic_buffer_resource small;  ///< falls back to the heap when exhausted
   detail::Arena arena;
   RequestHeaders req;
   ResponseHeaders resp;
-  std::string req_head;
-  std::string resp_head;
-  std::string out;
-  std::vector<std::string_view> pieces;
-  std::vector<FilterPtr> filters;
+  std::pmr::string req_head;
+  std::pmr::string resp_head;
+  std::pmr::string out;
+  codec::Pieces pieces;
+  std::pmr::vector<FilterPtr> filters;
 };
 
 }  // namespace ferry::session

@@ -8,7 +8,7 @@ using namespace ferry::codec;
 namespace {
 struct Parsed {
   RequestHeaders headers;
-  std::vector<std::string_view> pieces;
+  codec::Pieces pieces;
   error_code ec;
   std::size_t used = 0;
 };
