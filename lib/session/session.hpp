@@ -99,7 +99,15 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
 
   // I/O over the non-blocking sockets; every wait also ends when the watchdog fires.
   asio::awaitable<error_code> read_some(tcp::socket& s, detail::ReadBuffer& b);
+  // The two halves of read_some, for hot paths that await the read inline (one coroutine
+  // frame less): where to read (empty once the watchdog fired or the buffer is full), and
+  // the bookkeeping after it.
+  asio::mutable_buffer read_space(detail::ReadBuffer& b);
+  error_code after_read(detail::ReadBuffer& b, error_code ec, std::size_t n);
   asio::awaitable<error_code> write_all(tcp::socket& s, std::span<asio::const_buffer> bufs);
+  /// Writes what it can without blocking and advances `bufs`; true when done or failed
+  /// (`ec` tells), false when the socket is full. Lets hot paths skip a coroutine frame.
+  bool write_now(tcp::socket& s, std::span<asio::const_buffer>& bufs, error_code& ec);
 
   // Watchdog: one timer, re-armed only when a deadline moves earlier.
   void set_activity_deadline(Timeout kind, Duration d);

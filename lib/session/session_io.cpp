@@ -15,45 +15,60 @@ namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 }
 
-asio::awaitable<error_code> Session::read_some(tcp::socket& s, detail::ReadBuffer& b) {
-  if (fired_ != Timeout::none) co_return asio::error::operation_aborted;
+asio::mutable_buffer Session::read_space(detail::ReadBuffer& b) {
+  if (fired_ != Timeout::none) return {};
   std::size_t space = 0;
   char* p = b.space(space);
-  if (space == 0) co_return asio::error::no_buffer_space;
-  // async_read_some lets Asio skip the speculative recv once a socket was drained, so a
-  // waiting read costs one recv when data arrives.
-  auto [ec, n] = co_await s.async_read_some(asio::buffer(p, space), token);
-  if (ec) co_return ec;
+  return {p, space};
+}
+
+error_code Session::after_read(detail::ReadBuffer& b, error_code ec, std::size_t n) {
+  if (ec) return ec;
+  if (fired_ != Timeout::none) return asio::error::operation_aborted;
+  if (n == 0) return asio::error::no_buffer_space;  // only an empty buffer reads nothing
   b.commit(n);
   touch();
-  if (fired_ != Timeout::none) co_return asio::error::operation_aborted;
-  co_return error_code{};
+  return {};
+}
+
+asio::awaitable<error_code> Session::read_some(tcp::socket& s, detail::ReadBuffer& b) {
+  // async_read_some lets Asio skip the speculative recv once a socket was drained, so a
+  // waiting read costs one recv when data arrives.
+  auto [ec, n] = co_await s.async_read_some(read_space(b), token);
+  co_return after_read(b, ec, n);
+}
+
+bool Session::write_now(tcp::socket& s, std::span<asio::const_buffer>& bufs, error_code& ec) {
+  if (fired_ != Timeout::none) {
+    ec = asio::error::operation_aborted;
+    return true;
+  }
+  for (;;) {
+    while (!bufs.empty() && bufs.front().size() == 0) bufs = bufs.subspan(1);
+    if (bufs.empty()) {
+      touch();
+      ec = {};
+      return true;
+    }
+    // A non-blocking gather write: the common case completes without suspending.
+    std::size_t n = s.write_some(bufs, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return false;
+    if (ec) return true;
+    for (std::size_t i = 0; n > 0 && i < bufs.size(); ++i) {
+      std::size_t take = std::min(n, bufs[i].size());
+      bufs[i] += take;
+      n -= take;
+    }
+  }
 }
 
 asio::awaitable<error_code> Session::write_all(tcp::socket& s, std::span<asio::const_buffer> bufs) {
-  std::size_t first = 0;
-  for (;;) {
-    if (fired_ != Timeout::none) co_return asio::error::operation_aborted;
-    error_code ec;
-    // A non-blocking gather write first: the common case completes without suspending.
-    std::size_t n = s.write_some(bufs.subspan(first), ec);
-    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
-    while (n > 0 && first < bufs.size()) {
-      std::size_t take = std::min(n, bufs[first].size());
-      bufs[first] += take;
-      n -= take;
-      if (bufs[first].size() == 0) ++first;
-    }
-    while (first < bufs.size() && bufs[first].size() == 0) ++first;
-    if (first == bufs.size()) {
-      touch();
-      co_return error_code{};
-    }
-    if (ec) {
-      auto [wec] = co_await s.async_wait(tcp::socket::wait_write, token);
-      if (wec) co_return wec;
-    }
+  error_code ec;
+  while (!write_now(s, bufs, ec)) {
+    auto [wec] = co_await s.async_wait(tcp::socket::wait_write, token);
+    if (wec) co_return wec;
   }
+  co_return ec;
 }
 
 void Session::set_activity_deadline(Timeout kind, Duration d) {

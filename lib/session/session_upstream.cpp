@@ -89,7 +89,10 @@ asio::awaitable<Session::SendResult> Session::send_request(codec::RequestDecoder
     }
     std::array<asio::const_buffer, 2> bufs{asio::const_buffer(b.out.data(), first ? b.out.size() : 0),
                                            asio::const_buffer(b.in.data(), used)};
-    if (co_await write_all(up_->sock, bufs)) {
+    std::span<asio::const_buffer> pending(bufs);
+    error_code wec;
+    if (!write_now(up_->sock, pending, wec)) wec = co_await write_all(up_->sock, pending);
+    if (wec) {
       if (fired_ != Timeout::none) co_return SendResult::downstream_failed;
       co_return (first && up_->reused) ? SendResult::upstream_failed_retryable : SendResult::upstream_failed;
     }
@@ -167,7 +170,8 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
       co_return co_await local_reply(502, "upstream sent an invalid response", kUpstreamProtocolError,
                                      "upstream_reset_before_response_started{protocol_error}");
     }
-    if (auto rec = co_await read_some(up_->sock, ub)) {
+    auto [rec0, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
+    if (auto rec = after_read(ub, rec0, rn)) {
       // Nothing received on a reused connection for a bodiless request: the upstream
       // closed it while idle, so the request can safely go out again on a fresh one.
       bool stale = ub.empty() && up_->reused && dec.info().content_length == 0 && !dec.info().chunked;
@@ -233,7 +237,10 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
         for (std::size_t i = filters_run_; i-- > 0;)
           for (auto piece : b.pieces) b.filters[i]->on_response_body(piece, rdec.is_done(), *this);
     }
-    if (n > 0 && co_await write_all(down_, std::span(bufs.data(), n))) {
+    std::span<asio::const_buffer> pending(bufs.data(), n);
+    error_code wec;
+    if (n > 0 && !write_now(down_, pending, wec)) wec = co_await write_all(down_, pending);
+    if (wec) {
       flags_ |= kDownstreamConnectionTermination;
       finish_upstream(false);
       co_return Outcome::close;
@@ -241,7 +248,8 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
     first = false;
     ub.consume(used);
     if (rdec.is_done()) break;
-    if (auto ec = co_await read_some(up_->sock, ub)) {
+    auto [rec, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
+    if (auto ec = after_read(ub, rec, rn)) {
       if (framing == codec::Framing::until_close && (ec == asio::error::eof)) {
         finish_upstream(false);
         break;
