@@ -11,9 +11,11 @@
 // ASan's own; there only operator new is counted and the budget check is skipped.)
 //
 // Only the public API is used to find the worker: the test lists /proc/self/task before and
-// after Server::start(); the one new thread is the worker (workers = 1). The fake upstream
-// allocates freely, but on its own threads (accept thread, then one thread per connection),
-// and the test client runs on the test thread, so neither shows up in the worker's count.
+// after Server::start(); the one new thread is the worker (workers = 1). The upstreams
+// (FakeUpstream, and OneWriteUpstream below, which answers like nginx in one write) allocate
+// freely, but on their own threads (an accept thread, then one thread per connection), and the
+// test clients run on the test thread, so neither shows up in the worker's count. The proxy is
+// composed both in code (proxy_fixture.hpp) and from an Envoy bootstrap (as `ferry -c` is).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -21,11 +23,21 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <mutex>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <new>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
+
+#include <ferry/config.hpp>
 
 #include "integration/proxy_fixture.hpp"
 
@@ -215,10 +227,93 @@ void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcep
 
 namespace ferry::test {
 
+namespace {
+
+/// An upstream that answers every GET like nginx's `return 200 "hello, world!"`: head and
+/// body in one write. (FakeUpstream writes head and body separately, and which of the two a
+/// proxy sees changes its code path: measure both.) One thread per connection.
+class OneWriteUpstream {
+ public:
+  OneWriteUpstream() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      throw std::runtime_error("OneWriteUpstream: cannot listen on 127.0.0.1");
+    port_ = ntohs(addr.sin_port);
+    accept_thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~OneWriteUpstream() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    accept_thread_.join();
+    {
+      std::lock_guard lock(mutex_);
+      for (int fd : conn_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : conn_threads_) t.join();
+    for (int fd : conn_fds_) ::close(fd);
+    ::close(listen_fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  std::uint64_t requests() const { return requests_.load(); }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;  // shut down
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      std::lock_guard lock(mutex_);
+      conn_fds_.push_back(fd);
+      conn_threads_.emplace_back([this, fd] { serve(fd); });
+    }
+  }
+  void serve(int fd) {
+    static constexpr std::string_view kResponse =
+        "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 26 Nov 2026 00:00:00 GMT\r\n"
+        "Content-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n"
+        "hello, world!";
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      auto end = in.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, std::size_t(n));
+        continue;
+      }
+      in.erase(0, end + 4);  // GETs only: no body
+      ++requests_;
+      if (::send(fd, kResponse.data(), kResponse.size(), MSG_NOSIGNAL) != ssize_t(kResponse.size())) break;
+    }
+    // The fd is closed by the destructor, after every thread has stopped using it.
+  }
+
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<std::uint64_t> requests_{0};
+  std::thread accept_thread_;
+  std::mutex mutex_;
+  std::vector<int> conn_fds_;
+  std::vector<std::thread> conn_threads_;
+};
+
+}  // namespace
+
 // Heap allocations (operator new + direct malloc/aligned_alloc) per proxied keep-alive GET on
-// the worker thread, after warm-up: the measured value, rounded up. Lower it when the data
-// path gets leaner; a rise is a regression to explain.
-constexpr double kAllocationsPerRequestBudget = 6;
+// the worker thread, after warm-up: the measured value, rounded up (measured 0 on 2026-11-26;
+// before the data-path work of that day, 6 per request: Asio's coroutine-frame cache missing).
+// A rise is a regression to explain.
+constexpr double kAllocationsPerRequestBudget = 0;
+// Worker housekeeping that is not per request (the idle sweep, a timer re-armed now and then)
+// may allocate a few times during the measured requests: up to 1 in 100 requests is tolerated.
+constexpr double kHousekeepingAllowance = 0.01;
 
 namespace {
 
@@ -230,13 +325,84 @@ struct Measured {
   std::uint64_t warmup_allocations = 0;  ///< connection setup and the first requests included
 };
 
-/// A Proxy (1 worker) in front of a FakeUpstream; `warmup` then `measured` GETs, one at a time,
+enum class Upstream {
+  fake,       ///< FakeUpstream: head and body in two writes
+  one_write,  ///< OneWriteUpstream: nginx-like head and body in one write
+};
+
+/// A Proxy (1 worker) in front of an upstream; `warmup` then `measured` GETs, one at a time,
 /// round-robin over `connections` keep-alive connections; what the worker thread allocated
 /// during the measured ones.
-Measured measure(FilterChain chain, int warmup, int measured, int connections = 1) {
-  FakeUpstream upstream([](const SeenRequest&) { return FakeResponse{.body = "hello, world!"}; });
+/// How the proxy is composed: in code (proxy_fixture.hpp), or from an Envoy bootstrap as the
+/// CLI does (`ferry -c`, the shape bench/run and bench/instructions measure).
+enum class Compose { code, envoy_config };
+
+/// A started 1-worker Server from an Envoy v3 bootstrap: one listener, router only.
+std::unique_ptr<Server> server_from_config(std::uint16_t upstream_port) {
+  std::string yaml = R"(static_resources:
+  listeners:
+  - name: bench
+    address:
+      socket_address: { address: 127.0.0.1, port_value: 0 }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          route_config:
+            name: bench
+            virtual_hosts:
+            - name: backend
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route: { cluster: backend }
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: backend
+    connect_timeout: 1s
+    type: STATIC
+    load_assignment:
+      cluster_name: backend
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address: { address: 127.0.0.1, port_value: UPSTREAM_PORT }
+)";
+  yaml.replace(yaml.find("UPSTREAM_PORT"), 13, std::to_string(upstream_port));
+  auto loaded = config::load_string(yaml);
+  REQUIRE(loaded.ok());
+  auto server = std::make_unique<Server>(
+      ServerOptions{.workers = 1, .drain_timeout = std::chrono::seconds(2)});
+  config::apply(*loaded.bootstrap, *server);
+  server->start();
+  return server;
+}
+
+Measured measure(Upstream kind, FilterChain chain, int warmup, int measured, int connections = 1,
+                 Compose compose = Compose::code) {
+  std::optional<FakeUpstream> fake;
+  std::optional<OneWriteUpstream> one_write;
+  if (kind == Upstream::fake)
+    fake.emplace([](const SeenRequest&) { return FakeResponse{.body = "hello, world!"}; });
+  else
+    one_write.emplace();
+  auto upstream_port = [&] { return fake ? fake->port() : one_write->port(); };
+  auto upstream_requests = [&] { return fake ? fake->requests() : one_write->requests(); };
   auto before = thread_ids();
-  Proxy proxy({cluster_to("backend", {upstream.port()})}, route_all("backend"), {}, std::move(chain));
+  std::optional<Proxy> proxy;
+  std::unique_ptr<Server> configured;
+  if (compose == Compose::code)
+    proxy.emplace(std::vector<ClusterOptions>{cluster_to("backend", {upstream_port()})},
+                  route_all("backend"), HttpOptions{}, std::move(chain));
+  else
+    configured = server_from_config(upstream_port());
+  const std::uint16_t proxy_port = proxy ? proxy->port() : configured->listener_port(0);
   auto after = thread_ids();
   std::vector<pid_t> started;
   std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
@@ -246,7 +412,7 @@ Measured measure(FilterChain chain, int warmup, int measured, int connections = 
   const pid_t worker = started.front();
 
   std::vector<std::unique_ptr<TestClient>> clients;
-  for (int i = 0; i < connections; ++i) clients.push_back(std::make_unique<TestClient>(proxy.port()));
+  for (int i = 0; i < connections; ++i) clients.push_back(std::make_unique<TestClient>(proxy_port));
   std::size_t next = 0;
   auto run = [&](int n) {
     int bad = 0;
@@ -261,7 +427,7 @@ Measured measure(FilterChain chain, int warmup, int measured, int connections = 
   const Counts warm = counts_of(worker);
   REQUIRE(run(measured) == 0);
   const Counts done = counts_of(worker);
-  REQUIRE(upstream.requests() == std::uint64_t(warmup + measured));
+  REQUIRE(upstream_requests() == std::uint64_t(warmup + measured));
   CHECK(warm.allocations() > 0);  // the worker was found: accepting a connection allocates
   return {double(done.allocations() - warm.allocations()) / measured,
           double(done.op_new - warm.op_new) / measured,
@@ -274,36 +440,62 @@ struct NoopFilter : Filter {};
 
 }  // namespace
 
-TEST_CASE("a warm keep-alive connection proxies GETs within the allocation budget", "[alloc]") {
-  auto m = measure({}, 200, 1000);
-  WARN("worker allocations per request: " << m.per_request << " (operator new "
-                                          << m.op_new_per_request << ", malloc/aligned_alloc "
-                                          << "called directly " << m.c_per_request << "; "
-                                          << m.bytes_per_request << " bytes); warm-up (200 "
-                                          << "requests, connection setup included): "
-                                          << m.warmup_allocations << "; budget "
-                                          << kAllocationsPerRequestBudget);
+void report_and_check(const char* what, const Measured& m) {
+  WARN(what << ": worker allocations per request: " << m.per_request << " (operator new "
+            << m.op_new_per_request << ", malloc/aligned_alloc called directly "
+            << m.c_per_request << "; " << m.bytes_per_request << " bytes); warm-up "
+            << "(connection setup included): " << m.warmup_allocations << "; budget "
+            << kAllocationsPerRequestBudget);
   if (!FERRY_ALLOC_COUNT_C) {
     WARN("sanitizer build: malloc & co. are the sanitizer's, only operator new is counted; "
          "budget not checked");
     return;
   }
-  CHECK(m.per_request <= kAllocationsPerRequestBudget);
+  CHECK(m.per_request <= kAllocationsPerRequestBudget + kHousekeepingAllowance);
+}
+
+TEST_CASE("a warm keep-alive connection proxies GETs within the allocation budget", "[alloc]") {
+  SECTION("upstream answers in one write (as nginx does)") {
+    report_and_check("one connection, one-write upstream", measure(Upstream::one_write, {}, 200, 1000));
+  }
+  SECTION("upstream writes head and body separately (FakeUpstream)") {
+    report_and_check("one connection, FakeUpstream", measure(Upstream::fake, {}, 200, 1000));
+  }
+}
+
+TEST_CASE("the CLI's shape (Envoy bootstrap) stays within the allocation budget", "[alloc]") {
+  report_and_check("one connection, Envoy bootstrap, one-write upstream",
+                   measure(Upstream::one_write, {}, 200, 1000, 1, Compose::envoy_config));
 }
 
 TEST_CASE("warm keep-alive connections taking turns stay within the allocation budget", "[alloc]") {
-  auto m = measure({}, 200, 1000, 4);
-  WARN("4 connections in turn: worker allocations per request: "
-       << m.per_request << " (operator new " << m.op_new_per_request
-       << ", malloc/aligned_alloc called directly " << m.c_per_request << "; "
-       << m.bytes_per_request << " bytes); budget " << kAllocationsPerRequestBudget);
-  if (FERRY_ALLOC_COUNT_C) CHECK(m.per_request <= kAllocationsPerRequestBudget);
+  report_and_check("4 connections in turn, one-write upstream",
+                   measure(Upstream::one_write, {}, 200, 1000, 4));
+}
+
+TEST_CASE("the allocation counter sees operator new and the C allocation functions", "[alloc]") {
+  // No Catch macro between the snapshots: Catch allocates too.
+  const pid_t self = static_cast<pid_t>(::gettid());
+  // Through volatile pointers, so the compiler cannot pair and drop the calls.
+  void* (*volatile aligned)(std::size_t, std::size_t) = &std::aligned_alloc;
+  void* (*volatile plain)(std::size_t) = &std::malloc;
+  const Counts before = counts_of(self);
+  int* volatile p = new int(1);
+  delete p;
+  const Counts after_new = counts_of(self);
+  std::free(aligned(64, 128));
+  std::free(plain(24));
+  const Counts after_c = counts_of(self);
+
+  CHECK(after_new.op_new == before.op_new + 1);
+  CHECK(after_new.c_alloc == before.c_alloc);  // operator new is not counted twice
+  if (FERRY_ALLOC_COUNT_C) CHECK(after_c.c_alloc == after_new.c_alloc + 2);
 }
 
 // The control: the counter sees allocations the worker makes per request. A host filter is
 // created per stream by its factory (std::make_unique), so there is at least one per request.
 TEST_CASE("the allocation counter sees per-stream filter instances on the worker", "[alloc]") {
-  auto m = measure(FilterChain{}.add<NoopFilter>(), 50, 200);
+  auto m = measure(Upstream::fake, FilterChain{}.add<NoopFilter>(), 50, 200);
   INFO("worker operator new calls per request with one filter: " << m.op_new_per_request);
   CHECK(m.op_new_per_request >= 1);
 }
