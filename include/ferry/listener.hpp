@@ -25,6 +25,26 @@ struct HttpOptions {
   bool generate_request_id = true;
   /// Append the peer to x-forwarded-for and trust the socket peer as the client.
   bool use_remote_address = true;
+
+  // Host and path handling before filters and routing (Envoy's HCM; all off by default).
+  // The changed Host and path are also what goes upstream.
+  /// Drop the Host port when it equals the listener's port.
+  bool strip_matching_host_port = false;
+  /// Drop any Host port (at most one of the two strip options).
+  bool strip_any_host_port = false;
+  /// RFC 3986 dot-segment removal ("/a/../b" → "/b", never above "/"; "%2e" counts as "."
+  /// and "\" as "/"), so that "/a/../admin" meets the routes and filters for "/admin".
+  bool normalize_path = false;
+  /// "//a///b" → "/a/b" (after normalize_path).
+  bool merge_slashes = false;
+  /// What to do with %2F, %2f, %5C, %5c in the path (Envoy's PathWithEscapedSlashesAction).
+  enum class EscapedSlashesAction : std::uint8_t {
+    keep_unchanged,        ///< leave them (the default)
+    reject_request,        ///< 400
+    unescape_and_redirect, ///< 307 to the unescaped path
+    unescape_and_forward,  ///< unescape, then route and forward
+  };
+  EscapedSlashesAction path_with_escaped_slashes_action = EscapedSlashesAction::keep_unchanged;
 };
 
 struct ListenerOptions {

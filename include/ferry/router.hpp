@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,103 @@ inline PathMatch path_separated_prefix(std::string p) {
 }
 }  // namespace match
 
+/// Envoy's type.matcher.v3.StringMatcher (one of its cases).
+struct StringMatch {
+  enum class Kind : std::uint8_t { exact, prefix, suffix, contains, safe_regex };
+  Kind kind = Kind::exact;
+  std::string value{};       ///< the string, or the RE2 pattern (full match) for safe_regex
+  bool ignore_case = false;  ///< ASCII case folding; not for safe_regex (use (?i))
+
+  static StringMatch exact(std::string v) { return {Kind::exact, std::move(v), false}; }
+  static StringMatch prefix(std::string v) { return {Kind::prefix, std::move(v), false}; }
+  static StringMatch suffix(std::string v) { return {Kind::suffix, std::move(v), false}; }
+  static StringMatch contains(std::string v) { return {Kind::contains, std::move(v), false}; }
+  static StringMatch regex(std::string re) { return {Kind::safe_regex, std::move(re), false}; }
+};
+
+/// Envoy's route.v3.HeaderMatcher. `name` is case-insensitive; the pseudo-headers
+/// ":method", ":authority" (the Host header), ":path" and ":scheme" are understood. Several
+/// fields of one name are matched as their values joined with ",", like Envoy.
+struct HeaderMatcher {
+  enum class Kind : std::uint8_t { string, present, range };
+  std::string name{};
+  Kind kind = Kind::present;
+  StringMatch string_match{};     ///< Kind::string
+  bool present = true;            ///< Kind::present: whether the header must be there
+  std::int64_t range_start = 0;   ///< Kind::range: the value is an integer in [start, end)
+  std::int64_t range_end = 0;
+  bool invert_match = false;
+  bool treat_missing_header_as_empty = false;
+
+  static HeaderMatcher string(std::string n, StringMatch m) {
+    HeaderMatcher h;
+    h.name = std::move(n);
+    h.kind = Kind::string;
+    h.string_match = std::move(m);
+    return h;
+  }
+  static HeaderMatcher exact(std::string n, std::string v) { return string(std::move(n), StringMatch::exact(std::move(v))); }
+  static HeaderMatcher present_match(std::string n, bool present = true) {
+    HeaderMatcher h;
+    h.name = std::move(n);
+    h.present = present;
+    return h;
+  }
+  static HeaderMatcher range(std::string n, std::int64_t start, std::int64_t end) {
+    HeaderMatcher h;
+    h.name = std::move(n);
+    h.kind = Kind::range;
+    h.range_start = start;
+    h.range_end = end;
+    return h;
+  }
+  HeaderMatcher& inverted(bool v = true) { invert_match = v; return *this; }
+};
+
+/// Envoy's route.v3.QueryParameterMatcher: a string match on the first value of the
+/// parameter (undecoded, "" when it has no "="), or presence when `string_match` is unset.
+struct QueryParameterMatcher {
+  std::string name{};
+  std::optional<StringMatch> string_match{};
+};
+
+/// One header to add (Envoy's HeaderValueOption). The value may hold substitutions:
+/// %DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %PROTOCOL%,
+/// %REQ(name)% (also %REQ(name?alternative)% and %REQ(name):max_length%); "%%" is a "%".
+struct HeaderValueOption {
+  enum class AppendAction : std::uint8_t {
+    append_if_exists_or_add,     ///< add another field (Envoy's default)
+    add_if_absent,               ///< add only when no field of that name exists
+    overwrite_if_exists_or_add,  ///< replace every field of that name, or add
+    overwrite_if_exists,         ///< replace only when one exists
+  };
+  std::string key{};
+  std::string value{};
+  AppendAction append_action = AppendAction::append_if_exists_or_add;
+  bool keep_empty_value = false;  ///< add the header even when the value formats to ""
+};
+
+/// Header changes at one level (route config, virtual host, route, weighted cluster).
+/// Removals run before additions. Pseudo-headers and Host cannot be changed here (use the
+/// route's rewrites), as in Envoy.
+struct HeaderMutations {
+  std::vector<HeaderValueOption> request_headers_to_add{};
+  std::vector<std::string> request_headers_to_remove{};
+  std::vector<HeaderValueOption> response_headers_to_add{};
+  std::vector<std::string> response_headers_to_remove{};
+  bool empty() const noexcept {
+    return request_headers_to_add.empty() && request_headers_to_remove.empty() &&
+           response_headers_to_add.empty() && response_headers_to_remove.empty();
+  }
+};
+
+/// Envoy's type.matcher.v3.RegexMatchAndSubstitute: every match of `pattern` (RE2) in the
+/// path without its query is replaced by `substitution` (\\1 … refer to groups).
+struct RegexRewrite {
+  std::string pattern{};
+  std::string substitution{};
+};
+
 struct WeightedCluster {
   std::string name{};
   std::uint32_t weight = 1;
@@ -49,23 +147,65 @@ struct RouteAction {
   std::vector<WeightedCluster> weighted_clusters{};
   Duration timeout{std::chrono::seconds(15)};  ///< whole upstream response; 0 disables
   Duration idle_timeout{-1};                   ///< stream idle override; negative = inherit
+  /// Replaces the matched prefix (or the whole path for path/regex matches); at most one of
+  /// prefix_rewrite / regex_rewrite. The original path goes upstream in x-envoy-original-path.
+  std::string prefix_rewrite{};
+  std::optional<RegexRewrite> regex_rewrite{};
+  // Host rewrites, at most one of them.
+  std::string host_rewrite_literal{};
+  std::string host_rewrite_header{};  ///< Host := first value of this request header, if any
+  /// Host := the chosen endpoint's hostname. Like Envoy, nothing changes for endpoints
+  /// without one (STATIC endpoints have none).
+  bool auto_host_rewrite = false;
+};
+
+/// Envoy's RedirectAction: answers with a redirect built from the request URL.
+struct RedirectAction {
+  bool https_redirect = false;     ///< scheme "https"; at most one of this / scheme_redirect
+  std::string scheme_redirect{};
+  std::string host_redirect{};
+  std::uint32_t port_redirect = 0;  ///< 0 keeps the request's port
+  // The path: at most one of these three; none keeps the request path.
+  std::string path_redirect{};      ///< may carry its own query, which then wins
+  std::string prefix_rewrite{};
+  std::optional<RegexRewrite> regex_rewrite{};
+  int response_code = 301;          ///< 301, 302, 303, 307 or 308
+  bool strip_query = false;
+};
+
+/// Envoy's DirectResponseAction. The body is held in memory (the loader reads
+/// `body.filename` when it loads); it may not exceed the route config's
+/// max_direct_response_body_size_bytes.
+struct DirectResponse {
+  int status = 200;  ///< 200..599
+  std::string body{};
 };
 
 struct RouteOptions {
   std::string name{};
   PathMatch match{};
+  std::vector<HeaderMatcher> headers{};  ///< ANDed with the path match
+  std::vector<QueryParameterMatcher> query_parameters{};
+  /// The action: forward with `action` (the default), or answer with `redirect` or
+  /// `direct_response` (then `action` names no cluster).
   RouteAction action{};
+  std::optional<RedirectAction> redirect{};
+  std::optional<DirectResponse> direct_response{};
+  HeaderMutations header_mutations{};
 };
 
 struct VirtualHostOptions {
   std::string name{};
   std::vector<std::string> domains{};  ///< exact, "*.suffix", "prefix.*" or "*"
   std::vector<RouteOptions> routes{};  ///< first match wins
+  HeaderMutations header_mutations{};
 };
 
 struct RouteConfig {
   std::string name{};
   std::vector<VirtualHostOptions> virtual_hosts{};
+  HeaderMutations header_mutations{};
+  std::uint32_t max_direct_response_body_size_bytes = 4096;
 };
 
 /// Checks a RouteConfig on its own (domains, regexes, weights, one action per route) and
@@ -85,6 +225,24 @@ class RouteBuilder {
   RouteBuilder& timeout(Duration d);
   RouteBuilder& idle_timeout(Duration d);
   RouteBuilder& name(std::string n);
+  /// Adds a header matcher (all matchers and the path match must hold).
+  RouteBuilder& header(HeaderMatcher m);
+  RouteBuilder& query_parameter(std::string name, std::optional<StringMatch> m = std::nullopt);
+  RouteBuilder& prefix_rewrite(std::string p);
+  RouteBuilder& regex_rewrite(std::string pattern, std::string substitution);
+  RouteBuilder& host_rewrite(std::string literal);
+  RouteBuilder& host_rewrite_header(std::string name);
+  RouteBuilder& auto_host_rewrite();
+  /// Answers with a redirect instead of forwarding (clears the cluster).
+  RouteBuilder& redirect(RedirectAction r);
+  /// Answers with a fixed status and body instead of forwarding (clears the cluster).
+  RouteBuilder& direct_response(int status, std::string body = {});
+  RouteBuilder& request_header_to_add(std::string key, std::string value,
+                                      HeaderValueOption::AppendAction a = {});
+  RouteBuilder& request_header_to_remove(std::string name);
+  RouteBuilder& response_header_to_add(std::string key, std::string value,
+                                       HeaderValueOption::AppendAction a = {});
+  RouteBuilder& response_header_to_remove(std::string name);
   RouteOptions& options();
 
  private:
@@ -100,6 +258,8 @@ class VirtualHostBuilder {
   /// Appends a route (routes are tried in the order they were added).
   RouteBuilder route(PathMatch match);
   VirtualHostBuilder& domain(std::string d);
+  /// Header changes for every route of this virtual host.
+  HeaderMutations& header_mutations();
 
  private:
   Router* router_;

@@ -51,13 +51,14 @@ constexpr std::string_view kHttpFilterNotYet[] = {"config_discovery", "is_option
 constexpr std::string_view kHcmFields[] = {
     "@type", "stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
     "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
-    "drain_timeout", "max_request_headers_kb", "common_http_protocol_options"};
+    "drain_timeout", "max_request_headers_kb", "common_http_protocol_options",
+    "strip_any_host_port", "strip_matching_host_port", "normalize_path", "merge_slashes",
+    "path_with_escaped_slashes_action"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
     "http3_protocol_options", "access_log", "access_log_options", "tracing", "server_name",
-    "server_header_transformation", "scheme_header_transformation", "strip_any_host_port",
-    "strip_matching_host_port", "strip_trailing_host_dot", "normalize_path", "merge_slashes",
-    "path_with_escaped_slashes_action", "path_normalization_options", "upgrade_configs",
+    "server_header_transformation", "scheme_header_transformation", "strip_trailing_host_dot",
+    "path_normalization_options", "upgrade_configs",
     "xff_num_trusted_hops", "skip_xff_append", "via", "internal_address_config",
     "original_ip_detection_extensions", "forward_client_cert_details",
     "set_current_client_cert_details", "proxy_100_continue", "preserve_external_request_id",
@@ -66,6 +67,11 @@ constexpr std::string_view kHcmNotYet[] = {
     "represent_ipv4_remote_address_as_ipv4_mapped_ipv6", "stream_error_on_invalid_http_message",
     "typed_header_validation_config", "append_x_forwarded_port", "append_local_overload",
     "max_requests_per_connection", "http1_safe_max_connection_duration", "user_agent"};
+constexpr EnumValue kEscapedSlashesActions[] = {{"IMPLEMENTATION_SPECIFIC_DEFAULT", 0, true},
+                                                {"KEEP_UNCHANGED", 1, true},
+                                                {"REJECT_REQUEST", 2, true},
+                                                {"UNESCAPE_AND_REDIRECT", 3, true},
+                                                {"UNESCAPE_AND_FORWARD", 4, true}};
 constexpr EnumValue kCodecTypes[] = {
     {"AUTO", 0, true}, {"HTTP1", 1, true}, {"HTTP2", 2, false}, {"HTTP3", 3, false}};
 
@@ -125,6 +131,25 @@ void parse_http_filters(Context& ctx, const Object& hcm) {
     ctx.problem(list, "the last http filter must be " + in_quotes(kRouterName));
 }
 
+// Host and path handling before filters and routing.
+void parse_hcm_normalization(Context& ctx, const Object& o, HttpOptions& http) {
+  set_if(read_bool(ctx, o.get("strip_any_host_port")), http.strip_any_host_port);
+  set_if(read_bool(ctx, o.get("strip_matching_host_port")), http.strip_matching_host_port);
+  if (http.strip_any_host_port && http.strip_matching_host_port)
+    ctx.problem(o.self(), "\"strip_matching_host_port\" and \"strip_any_host_port\" are both set; "
+                          "use at most one");
+  set_if(read_bool(ctx, o.get("normalize_path")), http.normalize_path);
+  set_if(read_bool(ctx, o.get("merge_slashes")), http.merge_slashes);
+  using A = HttpOptions::EscapedSlashesAction;
+  if (auto a = read_enum(ctx, o.get("path_with_escaped_slashes_action"), kEscapedSlashesActions)) {
+    // IMPLEMENTATION_SPECIFIC_DEFAULT is KEEP_UNCHANGED in Envoy.
+    http.path_with_escaped_slashes_action = *a == "REJECT_REQUEST"          ? A::reject_request
+                                            : *a == "UNESCAPE_AND_REDIRECT" ? A::unescape_and_redirect
+                                            : *a == "UNESCAPE_AND_FORWARD"  ? A::unescape_and_forward
+                                                                            : A::keep_unchanged;
+  }
+}
+
 void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   Object o(ctx, f, {kHcmFields, kHcmNotYet});
   if (!o.ok()) return;
@@ -140,6 +165,7 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   set_if(read_duration(ctx, o.get("drain_timeout")), http.drain_timeout);
   set_if(read_uint(ctx, o.get("max_request_headers_kb"), 1, 8192), http.max_request_headers_kb);
   parse_hcm_protocol_options(ctx, o.get("common_http_protocol_options"), http);
+  parse_hcm_normalization(ctx, o, http);
   parse_http_filters(ctx, o);
   // route_config is one case of a oneof; rds/scoped_routes are reported as not supported.
   bool other_routes = is_set(f, "rds") || is_set(f, "scoped_routes");

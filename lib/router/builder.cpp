@@ -10,17 +10,98 @@ RouteOptions& RouteBuilder::options() {
   return router_->config().virtual_hosts[vhost_].routes[route_];
 }
 
+// route / redirect / direct_response are a oneof, like cluster / weighted_clusters: the
+// last call wins.
 RouteBuilder& RouteBuilder::to(std::string cluster) {
-  auto& action = options().action;
-  action.cluster = std::move(cluster);
-  action.weighted_clusters.clear();  // the two are a oneof: the last call wins
+  auto& o = options();
+  o.action.cluster = std::move(cluster);
+  o.action.weighted_clusters.clear();
+  o.redirect.reset();
+  o.direct_response.reset();
   return *this;
 }
 
 RouteBuilder& RouteBuilder::weighted(std::vector<WeightedCluster> clusters) {
-  auto& action = options().action;
-  action.weighted_clusters = std::move(clusters);
-  action.cluster.clear();
+  auto& o = options();
+  o.action.weighted_clusters = std::move(clusters);
+  o.action.cluster.clear();
+  o.redirect.reset();
+  o.direct_response.reset();
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::redirect(RedirectAction r) {
+  auto& o = options();
+  o.action.cluster.clear();
+  o.action.weighted_clusters.clear();
+  o.direct_response.reset();
+  o.redirect = std::move(r);
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::direct_response(int status, std::string body) {
+  auto& o = options();
+  o.action.cluster.clear();
+  o.action.weighted_clusters.clear();
+  o.redirect.reset();
+  o.direct_response = DirectResponse{status, std::move(body)};
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::header(HeaderMatcher m) {
+  options().headers.push_back(std::move(m));
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::query_parameter(std::string name, std::optional<StringMatch> m) {
+  options().query_parameters.push_back({std::move(name), std::move(m)});
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::prefix_rewrite(std::string p) {
+  options().action.prefix_rewrite = std::move(p);
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::regex_rewrite(std::string pattern, std::string substitution) {
+  options().action.regex_rewrite = RegexRewrite{std::move(pattern), std::move(substitution)};
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::host_rewrite(std::string literal) {
+  options().action.host_rewrite_literal = std::move(literal);
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::host_rewrite_header(std::string name) {
+  options().action.host_rewrite_header = std::move(name);
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::auto_host_rewrite() {
+  options().action.auto_host_rewrite = true;
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::request_header_to_add(std::string key, std::string value,
+                                                  HeaderValueOption::AppendAction a) {
+  options().header_mutations.request_headers_to_add.push_back({std::move(key), std::move(value), a});
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::request_header_to_remove(std::string name) {
+  options().header_mutations.request_headers_to_remove.push_back(std::move(name));
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::response_header_to_add(std::string key, std::string value,
+                                                   HeaderValueOption::AppendAction a) {
+  options().header_mutations.response_headers_to_add.push_back({std::move(key), std::move(value), a});
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::response_header_to_remove(std::string name) {
+  options().header_mutations.response_headers_to_remove.push_back(std::move(name));
   return *this;
 }
 
@@ -50,6 +131,10 @@ RouteBuilder VirtualHostBuilder::route(PathMatch match) {
 VirtualHostBuilder& VirtualHostBuilder::domain(std::string d) {
   router_->config().virtual_hosts[vhost_].domains.push_back(std::move(d));
   return *this;
+}
+
+HeaderMutations& VirtualHostBuilder::header_mutations() {
+  return router_->config().virtual_hosts[vhost_].header_mutations;
 }
 
 VirtualHostBuilder Router::virtual_host(std::string domain) {

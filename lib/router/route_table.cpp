@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "router/compile.hpp"
+#include "router/validate.hpp"
+
 namespace ferry::router {
 
 namespace {
@@ -55,6 +58,31 @@ bool CompiledRoute::matches(std::string_view path) const {
   return false;
 }
 
+bool CompiledRoute::matches(const RequestFacts& facts) const {
+  auto path = facts.req.path();
+  if (!matches(path)) return false;
+  for (const auto& h : headers)
+    if (!h.match(facts)) return false;
+  if (query_parameters.empty()) return true;
+  auto q = path.find('?');
+  auto query = q == std::string_view::npos ? std::string_view{} : path.substr(q + 1);
+  for (const auto& m : query_parameters)
+    if (!m.match(query)) return false;
+  return true;
+}
+
+std::size_t CompiledRoute::matched_length(std::string_view path) const noexcept {
+  switch (kind) {
+    case PathMatch::Kind::prefix:
+    case PathMatch::Kind::path_separated_prefix:
+    case PathMatch::Kind::path:
+      return value.size();
+    case PathMatch::Kind::safe_regex:
+      break;
+  }
+  return without_query(path).size();  // a regex route matched the whole path
+}
+
 std::uint32_t CompiledRoute::pick_cluster(std::uint64_t random) const noexcept {
   if (targets.size() == 1) return targets[0].cluster;
   std::uint64_t point = random % total_weight;
@@ -71,64 +99,38 @@ const CompiledRoute* CompiledVirtualHost::match(std::string_view path) const {
   return nullptr;
 }
 
-namespace {
-
-bool compile_route(const RouteOptions& in, const std::unordered_map<std::string, std::uint32_t>& clusters,
-                   const std::string& path, CompiledRoute& out, std::vector<ConfigProblem>& problems) {
-  out.name = in.name;
-  out.kind = in.match.kind;
-  out.case_sensitive = in.match.case_sensitive || in.match.kind == PathMatch::Kind::safe_regex;
-  out.value = out.case_sensitive ? in.match.value : to_lower(in.match.value);
-  out.timeout = in.action.timeout;
-  out.idle_timeout = in.action.idle_timeout;
-  if (out.kind == PathMatch::Kind::safe_regex) {
-    auto re = std::make_shared<re2::RE2>(in.match.value, re2::RE2::Quiet);
-    if (!re->ok()) {
-      problems.push_back({path + ".match.safe_regex", "invalid regex: " + re->error()});
-      return false;
-    }
-    out.regex = std::move(re);
-  }
-  auto resolve = [&](const std::string& name, const std::string& where, std::uint32_t weight) {
-    auto it = clusters.find(name);
-    if (it == clusters.end()) {
-      problems.push_back({where, "unknown cluster \"" + name + "\""});
-      return false;
-    }
-    out.targets.push_back({it->second, weight});
-    out.total_weight += weight;
-    return true;
-  };
-  if (in.action.weighted_clusters.empty()) return resolve(in.action.cluster, path + ".route.cluster", 1);
-  bool ok = true;
-  for (std::size_t i = 0; i < in.action.weighted_clusters.size(); ++i) {
-    const auto& wc = in.action.weighted_clusters[i];
-    ok &= resolve(wc.name, path + ".route.weighted_clusters.clusters[" + std::to_string(i) + "].name",
-                  wc.weight);
-  }
-  return ok;
+const CompiledRoute* CompiledVirtualHost::match(const RequestFacts& facts) const {
+  for (const auto& r : routes)
+    if (r.matches(facts)) return &r;
+  return nullptr;
 }
 
-}  // namespace
 
 std::shared_ptr<const RouteTable> RouteTable::build(
     const RouteConfig& config, const std::unordered_map<std::string, std::uint32_t>& cluster_index,
     const std::string& path_prefix, std::vector<ConfigProblem>& problems) {
   auto before = problems.size();
   // Shape checks (duplicate domains, weights, one action per route) live in one place.
-  validate_route_config(config, nullptr, path_prefix, problems);
+  ferry::validate_route_config(config, nullptr, path_prefix, problems);
   if (problems.size() != before) return nullptr;
 
   auto table = std::make_shared<RouteTable>();
+  auto global = compile_mutations(config.header_mutations);
   for (std::size_t v = 0; v < config.virtual_hosts.size(); ++v) {
     const auto& vh = config.virtual_hosts[v];
-    auto vpath = path_prefix + ".virtual_hosts[" + std::to_string(v) + "]";
+    auto vpath = join_path(path_prefix, "virtual_hosts[" + std::to_string(v) + "]");
+    auto vhost_level = compile_mutations(vh.header_mutations);
     CompiledVirtualHost cvh{vh.name, {}};
     for (std::size_t r = 0; r < vh.routes.size(); ++r) {
       CompiledRoute cr;
-      if (compile_route(vh.routes[r], cluster_index, vpath + ".routes[" + std::to_string(r) + "]", cr,
-                        problems))
-        cvh.routes.push_back(std::move(cr));
+      if (!compile_route(vh.routes[r], cluster_index, vpath + ".routes[" + std::to_string(r) + "]", cr,
+                         problems))
+        continue;
+      // Envoy's order: the most specific level first (route, virtual host, route config).
+      add_mutation_level(cr, compile_mutations(vh.routes[r].header_mutations));
+      add_mutation_level(cr, vhost_level);
+      add_mutation_level(cr, global);
+      cvh.routes.push_back(std::move(cr));
     }
     auto idx = std::uint32_t(table->vhosts_.size());
     table->vhosts_.push_back(std::move(cvh));

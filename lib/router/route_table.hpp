@@ -15,6 +15,9 @@
 
 #include <ferry/router.hpp>
 
+#include "router/header_mutations.hpp"
+#include "router/matchers.hpp"
+
 namespace re2 {
 class RE2;
 }
@@ -26,18 +29,72 @@ struct WeightedTarget {
   std::uint32_t weight;
 };
 
+/// A path rewrite: the matched prefix replaced by `prefix`, or every match of `regex`
+/// (in the path without the query) replaced by `substitution`.
+struct PathRewrite {
+  std::string prefix;
+  std::shared_ptr<const re2::RE2> regex;
+  std::string substitution;
+  bool prefix_set = false;  ///< an empty prefix_rewrite is not "no rewrite" when set
+  bool any() const noexcept { return prefix_set || regex != nullptr; }
+};
+
+struct CompiledRedirect {
+  std::string scheme;  ///< empty: keep the request's
+  std::string host;    ///< empty: keep the request's
+  std::string port;    ///< ":8080", or empty to keep the request's
+  std::string path;    ///< path_redirect (set: replaces the path)
+  bool path_set = false;
+  bool path_has_query = false;
+  PathRewrite rewrite;
+  int status = 301;
+  bool strip_query = false;
+};
+
+/// Both directions of one level of header changes (route, virtual host, route config).
+struct LevelMutations {
+  MutationSet request;
+  MutationSet response;
+};
+
 struct CompiledRoute {
+  enum class Action : std::uint8_t { forward, redirect, direct_response };
+
   std::string name;
   PathMatch::Kind kind = PathMatch::Kind::prefix;
   std::string value;  ///< lower-cased when !case_sensitive
   bool case_sensitive = true;
   std::shared_ptr<const re2::RE2> regex;
+  std::vector<HeaderMatch> headers;
+  std::vector<QueryMatch> query_parameters;
+
+  Action action = Action::forward;
   std::vector<WeightedTarget> targets;  ///< one entry for a plain cluster action
   std::uint64_t total_weight = 0;
   Duration timeout{0};
   Duration idle_timeout{-1};
+  PathRewrite rewrite;
+  std::string host_rewrite_literal;
+  std::string host_rewrite_header;  ///< lower-cased
+  bool auto_host_rewrite = false;
+  std::shared_ptr<const CompiledRedirect> redirect;
+  int direct_status = 0;
+  std::string direct_body;
 
+  /// Header changes in Envoy's order (route, virtual host, route config), empty levels left
+  /// out; `mutation_levels` owns what they point to.
+  std::vector<const MutationSet*> request_mutations;
+  std::vector<const MutationSet*> response_mutations;
+  std::vector<std::shared_ptr<const LevelMutations>> mutation_levels;
+  /// Anything to do to a forwarded request besides choosing the cluster.
+  bool edits_request = false;
+
+  /// The path criterion alone.
   bool matches(std::string_view path) const;
+  /// Every criterion: path, header and query-parameter matchers.
+  bool matches(const RequestFacts& facts) const;
+  /// How much of `path` the path criterion matched (what prefix_rewrite replaces).
+  std::size_t matched_length(std::string_view path) const noexcept;
   /// Picks the cluster for a request; `random` is any uniformly distributed value.
   std::uint32_t pick_cluster(std::uint64_t random) const noexcept;
 };
@@ -46,8 +103,11 @@ struct CompiledVirtualHost {
   std::string name;
   std::vector<CompiledRoute> routes;
 
-  /// First route whose criteria all match, or nullptr.
+  /// First route whose path criterion matches, or nullptr (ignores header and query
+  /// matchers).
   const CompiledRoute* match(std::string_view path) const;
+  /// First route whose criteria all match, or nullptr.
+  const CompiledRoute* match(const RequestFacts& facts) const;
 };
 
 class RouteTable {

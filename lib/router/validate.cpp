@@ -3,6 +3,8 @@
 // source/common/router/config_impl.cc).
 #include "router/validate.hpp"
 
+#include "router/validate_parts.hpp"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -59,7 +61,13 @@ class Checker {
       : clusters_(clusters),
         style_(style),
         names_(style == PathStyle::code ? kCodeNames : kEnvoyNames),
-        problems_(problems) {}
+        problems_(problems),
+        sink_{style, problems} {}
+
+  void route_config(const RouteConfig& config, const std::string& path) {
+    max_body_ = config.max_direct_response_body_size_bytes;
+    checks::mutations(config.header_mutations, path, sink_);
+  }
 
   void virtual_host(const VirtualHostOptions& vh, std::size_t v, const std::string& path) {
     if (!vh.name.empty()) {
@@ -73,6 +81,7 @@ class Checker {
       domain(vh.domains[d], v, path + "." + indexed("domains", d));
     for (std::size_t r = 0; r < vh.routes.size(); ++r)
       route(vh.routes[r], path + "." + indexed("routes", r));
+    checks::mutations(vh.header_mutations, path, sink_);
   }
 
  private:
@@ -98,7 +107,19 @@ class Checker {
 
   void route(const RouteOptions& r, const std::string& path) {
     match(r.match, path + "." + std::string(match_field(r.match, style_)));
-    action(r.action, path);
+    checks::header_matchers(r.headers, path, sink_);
+    checks::query_matchers(r.query_parameters, path, sink_);
+    // route (a forwarding action), redirect and direct_response are a oneof.
+    int answers = int(r.redirect.has_value()) + int(r.direct_response.has_value());
+    bool forwards = !r.action.cluster.empty() || !r.action.weighted_clusters.empty();
+    if (answers > 1 || (answers == 1 && forwards))
+      add(path, style_ == PathStyle::code
+                    ? "a route takes exactly one of a cluster action, \"redirect\" and \"direct_response\""
+                    : "a route takes exactly one of \"route\", \"redirect\" and \"direct_response\"");
+    if (answers == 0) action(r.action, path);
+    if (r.redirect) checks::redirect(*r.redirect, path, sink_);
+    if (r.direct_response) checks::direct_response(*r.direct_response, max_body_, path, sink_);
+    checks::mutations(r.header_mutations, path, sink_);
   }
 
   void match(const PathMatch& m, const std::string& path) {
@@ -127,6 +148,7 @@ class Checker {
     if (has_cluster) cluster_ref(a.cluster, at(names_.cluster));
     if (has_weighted) weighted(a.weighted_clusters, at(names_.weighted_clusters));
     if (a.timeout.count() < 0) add(at(names_.timeout), "a timeout must not be negative");
+    checks::forward_rewrites(a, route_path, sink_);
   }
 
   void weighted(const std::vector<WeightedCluster>& list, const std::string& path) {
@@ -155,6 +177,8 @@ class Checker {
   PathStyle style_;
   FieldNames names_;
   std::vector<ConfigProblem>& problems_;
+  checks::Sink sink_;
+  std::uint32_t max_body_ = 4096;
   std::unordered_map<std::string, std::size_t> domain_owner_;  // lower-cased domain → vhost
   std::unordered_map<std::string, std::size_t> vhost_names_;
 };
@@ -170,6 +194,7 @@ void validate_route_config(const RouteConfig& config, const std::vector<std::str
                            const std::string& path_prefix, PathStyle style,
                            std::vector<ConfigProblem>& problems) {
   Checker check(clusters, style, problems);
+  check.route_config(config, path_prefix);
   for (std::size_t v = 0; v < config.virtual_hosts.size(); ++v)
     check.virtual_host(config.virtual_hosts[v], v, join_path(path_prefix, indexed("virtual_hosts", v)));
 }

@@ -121,6 +121,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   flags_ = 0;
   local_status_ = 0;
   request_id_ = cluster_name_ = details_ = {};
+  route_decision_ = {};
   filters_run_ = 0;
   response_started_ = request_complete_ = false;
 
@@ -132,15 +133,22 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   keep_alive_ = dec.keep_alive() && !worker_.draining();
   request_complete_ = dec.is_done();
   prepare_upstream_headers(dec.info());
+  // Host and path normalisation come before the filters, so filters and routes judge the
+  // same request (and that request is what goes upstream).
+  const router::Downstream down{peer_, peer_ip_, listener_.endpoint.port()};
+  auto& decision = route_decision_;
+  decision = router::normalize_request(http_, b.req, down, b.arena);
+  if (!decision.forward())
+    co_return co_await local_reply(decision.status, decision.body, decision.flags, decision.details);
 
   bool end_stream = dec.is_done();
   if (!run_request_header_filters(end_stream))
     co_return co_await local_reply(local_status_, local_body_, kNoFlags, "filter_local_reply");
 
-  const auto* vhost = listener_.routes->find_virtual_host(b.req.authority());
-  const auto* route = vhost ? vhost->match(b.req.path()) : nullptr;
-  if (!route) co_return co_await local_reply(404, "route not found", kNoRouteFound, "route_not_found");
-  co_return co_await forward(dec, *route);
+  decision = router::decide(*listener_.routes, b.req, down, b.arena);
+  if (!decision.forward())
+    co_return co_await local_reply(decision.status, decision.body, decision.flags, decision.details);
+  co_return co_await forward(dec, *decision.route);
 }
 
 asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
@@ -224,8 +232,10 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   out.clear();
   codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_);
   response_started_ = true;
+  // A reply to HEAD announces the body's length but carries none (RFC 9110 9.3.2).
+  bool head = bufs_->req.method() == "HEAD";
   std::array<asio::const_buffer, 2> bufs{asio::const_buffer(out.data(), out.size()),
-                                         asio::const_buffer(body.data(), body.size())};
+                                         asio::const_buffer(body.data(), head ? 0 : body.size())};
   auto ec = co_await write_all(down_, bufs);
   run_complete_filters();
   co_return (ec || !keep_alive_) ? Outcome::close : Outcome::keep_alive;

@@ -18,6 +18,7 @@
 
 #include "codec/http1_decoder.hpp"
 #include "codec/http1_writer.hpp"
+#include "router/decide.hpp"
 #include "server/worker.hpp"
 #include "session/stream_buffers.hpp"
 #include "upstream/conn_pool.hpp"
@@ -146,6 +147,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   std::string_view request_id_;
   std::string_view cluster_name_;
   std::string_view details_;
+  router::Decision route_decision_{};  ///< this stream's routing (see router/decide.hpp)
   std::size_t filters_run_ = 0;
   char peer_buf_[64];
   std::string_view peer_;     ///< "ip:port"

@@ -132,3 +132,18 @@ TEST_CASE("an upstream reset or garbage answers 502 and the worker lives on", "[
   CHECK(garbage.body == "upstream sent an invalid response");
   CHECK(http_get(proxy.port(), "/ok").status == 200);
 }
+
+TEST_CASE("a local reply to HEAD has a length but no body", "[integration][errors]") {
+  FakeUpstream up;
+  Router r;
+  r.virtual_host("api.test").route(match::prefix("/v1/")).to("backend");
+  Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r));
+  TestClient c(proxy.port());
+  c.send("HEAD /nowhere HTTP/1.1\r\nhost: api.test\r\n\r\n");
+  auto head = c.read_response(true);
+  CHECK(head.status == 404);
+  CHECK(head.header("content-length") == "15");
+  // The connection is still in step: the next response is the next request's.
+  auto next = c.request("GET", "/v1/x", {{"host", "api.test"}});
+  CHECK(next.status == 200);
+}

@@ -63,7 +63,7 @@ TEST_CASE("config: unknown fields are rejected at every level", "[config]") {
 
 TEST_CASE("config: known Envoy features ferry lacks are reported as not supported yet", "[config]") {
   auto p = problems_of(bootstrap(
-      R"([{"match": {"path": "/old"}, "redirect": {"path_redirect": "/new"}},
+      R"([{"match": {"path": "/old"}, "filter_action": {}},
           {"match": {"prefix": "/"}, "route": {"cluster": "a", "retry_policy": {}}}])",
       cluster_with(R"(, "type": "STRICT_DNS", "lb_policy": "LEAST_REQUEST")"),
       R"(, "codec_type": "HTTP2", "access_log": [])",
@@ -74,9 +74,9 @@ TEST_CASE("config: known Envoy features ferry lacks are reported as not supporte
   REQUIRE_PROBLEM(p, kCluster0 + ".lb_policy: \"LEAST_REQUEST\" is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kHcm + ".codec_type: \"HTTP2\" is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kHcm + ".access_log: not supported yet (see docs/ROADMAP.md)");
-  REQUIRE_PROBLEM(p, kRoutes + "[0].redirect: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kRoutes + "[0].filter_action: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kRoutes + "[1].route.retry_policy: not supported yet (see docs/ROADMAP.md)");
-  CHECK(p.size() == 8);  // no "needs a cluster" echo for the redirect route
+  CHECK(p.size() == 8);  // no "needs a cluster" echo for the filter_action route
 }
 
 TEST_CASE("config: rds instead of route_config is not supported yet", "[config]") {
@@ -134,7 +134,7 @@ TEST_CASE("config: oneof violations are reported precisely", "[config]") {
                                    "\"safe_regex\" or \"path_separated_prefix\"");
   CHECK(match.size() == 2);
   auto missing = problems_of(bootstrap(R"([{"match": {"prefix": "/"}}])"));
-  REQUIRE(missing == Problems{kRoutes + "[0]: missing required field \"route\""});
+  REQUIRE(missing == Problems{kRoutes + "[0]: missing required field \"route\" (or \"redirect\", \"direct_response\")"});
 }
 
 TEST_CASE("config: weighted clusters", "[config]") {

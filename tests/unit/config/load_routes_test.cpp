@@ -1,0 +1,280 @@
+// Route matching and actions from Envoy config: header and query matchers, rewrites,
+// redirects, direct responses, header changes and the HCM's path options, with the exact
+// paths of every problem.
+#include <cstdio>
+#include <fstream>
+
+#include <ferry/config.hpp>
+
+#include "config_test_util.hpp"
+
+using namespace std::chrono_literals;
+using ferry::HeaderMatcher;
+using ferry::HeaderValueOption;
+using ferry::HttpOptions;
+using ferry::StringMatch;
+using ferry::config::load_string;
+using ferry_test::bootstrap;
+using ferry_test::kDefaultClusters;
+using ferry_test::kDefaultRoutes;
+using ferry_test::kHcm;
+using ferry_test::kRoutes;
+using ferry_test::problems_of;
+using Problems = std::vector<std::string>;
+
+namespace {
+
+ferry::config::Bootstrap loaded(const std::string& text) {
+  auto r = load_string(text);
+  INFO("problems:\n" << Catch::Detail::stringify(problems_of(r)));
+  REQUIRE(r.ok());
+  return *r.bootstrap;
+}
+
+const ferry::RouteOptions& route0(const ferry::config::Bootstrap& b, std::size_t i = 0) {
+  return b.listeners.at(0).routes.virtual_hosts.at(0).routes.at(i);
+}
+
+std::string one_route(const std::string& match_extra, const std::string& rest = R"("route": {"cluster": "a"})") {
+  return R"([{"match": {"prefix": "/")" + match_extra + "}, " + rest + "}]";
+}
+
+}  // namespace
+
+TEST_CASE("config routes: header and query matchers load", "[config][routes]") {
+  auto b = loaded(bootstrap(one_route(R"(, "headers": [
+      {"name": "x-a", "string_match": {"prefix": "v", "ignore_case": true}},
+      {"name": "x-b", "string_match": {"safe_regex": {"regex": "[0-9]+"}}, "invert_match": true},
+      {"name": "x-c", "present_match": false},
+      {"name": "x-d", "range_match": {"start": "-10", "end": 20}},
+      {"name": "x-e", "exact_match": "old-style", "treat_missing_header_as_empty": true},
+      {"name": "x-f", "safe_regex_match": {"regex": "a.*"}},
+      {"name": "x-g"}],
+    "query_parameters": [{"name": "q", "string_match": {"exact": "1"}}, {"name": "p", "present_match": true}])")));
+  const auto& h = route0(b).headers;
+  REQUIRE(h.size() == 7);
+  CHECK(h[0].kind == HeaderMatcher::Kind::string);
+  CHECK(h[0].string_match.kind == StringMatch::Kind::prefix);
+  CHECK(h[0].string_match.ignore_case);
+  CHECK(h[1].string_match.kind == StringMatch::Kind::safe_regex);
+  CHECK(h[1].invert_match);
+  CHECK(h[2].kind == HeaderMatcher::Kind::present);
+  CHECK_FALSE(h[2].present);
+  CHECK(h[3].kind == HeaderMatcher::Kind::range);
+  CHECK(h[3].range_start == -10);
+  CHECK(h[3].range_end == 20);
+  CHECK(h[4].string_match.kind == StringMatch::Kind::exact);
+  CHECK(h[4].string_match.value == "old-style");
+  CHECK(h[4].treat_missing_header_as_empty);
+  CHECK(h[5].string_match.value == "a.*");
+  CHECK(h[6].kind == HeaderMatcher::Kind::present);  // no specifier: "is present"
+  CHECK(h[6].present);
+  const auto& q = route0(b).query_parameters;
+  REQUIRE(q.size() == 2);
+  CHECK(q[0].string_match->value == "1");
+  CHECK_FALSE(q[1].string_match.has_value());
+}
+
+TEST_CASE("config routes: matcher problems are reported where they were written", "[config][routes]") {
+  auto base = kRoutes + "[0].match";
+  auto p = problems_of(bootstrap(one_route(R"(, "headers": [
+      {"name": "x-a", "string_match": {"prefix": "v", "exact": "w"}},
+      {"name": "x-b", "string_match": {"safe_regex": {"regex": "("}}},
+      {"name": "x-c", "prefix_match": ""},
+      {"name": "x-d", "safe_regex_match": {"regex": "(x"}},
+      {"name": "x-e", "exact_match": "a", "present_match": true},
+      {"string_match": {}},
+      {"name": "x-f", "range_match": {"start": "x"}}],
+    "query_parameters": [{"name": "q", "string_match": {"custom": {}}}, {"name": "", "present_match": true}])")));
+  REQUIRE_PROBLEM(p, base + ".headers[0].string_match: \"exact\" and \"prefix\" are both set; a string matcher takes exactly one");
+  REQUIRE_PROBLEM(p, base + ".headers[1].string_match.safe_regex.regex: invalid regex \"(\": missing ): (");
+  REQUIRE_PROBLEM(p, base + ".headers[2].prefix_match: must not be empty");
+  REQUIRE_PROBLEM(p, base + ".headers[3].safe_regex_match.regex: invalid regex \"(x\": missing ): (x");
+  REQUIRE_PROBLEM(p, base + ".headers[4]: \"present_match\" and \"exact_match\" are both set; a header matcher takes exactly one");
+  REQUIRE_PROBLEM(p, base + ".headers[5]: missing required field \"name\"");
+  REQUIRE_PROBLEM(p, base + ".headers[5].string_match: a string matcher needs one of \"exact\", \"prefix\", \"suffix\", \"contains\" or \"safe_regex\"");
+  REQUIRE_PROBLEM(p, base + ".headers[6].range_match.start: expected an integer");
+  REQUIRE_PROBLEM(p, base + ".query_parameters[0].string_match.custom: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, base + ".query_parameters[1].name: a query parameter matcher needs a name");
+  INFO(Catch::Detail::stringify(p));
+  CHECK(p.size() == 10);
+}
+
+TEST_CASE("config routes: forwarding rewrites load", "[config][routes]") {
+  auto b = loaded(bootstrap(R"([
+      {"name": "r0", "match": {"prefix": "/api/"}, "route": {"cluster": "a", "prefix_rewrite": "/", "host_rewrite_literal": "be.internal"}},
+      {"match": {"prefix": "/u/"}, "route": {"cluster": "a", "host_rewrite_header": "x-host",
+        "regex_rewrite": {"pattern": {"google_re2": {}, "regex": "^/u/(.*)$"}, "substitution": "/users/\\1"}}},
+      {"match": {"prefix": "/"}, "route": {"cluster": "a", "auto_host_rewrite": true}}])"));
+  CHECK(route0(b, 0).name == "r0");
+  CHECK(route0(b, 0).action.prefix_rewrite == "/");
+  CHECK(route0(b, 0).action.host_rewrite_literal == "be.internal");
+  REQUIRE(route0(b, 1).action.regex_rewrite.has_value());
+  CHECK(route0(b, 1).action.regex_rewrite->pattern == "^/u/(.*)$");
+  CHECK(route0(b, 1).action.regex_rewrite->substitution == "/users/\\1");
+  CHECK(route0(b, 1).action.host_rewrite_header == "x-host");
+  CHECK(route0(b, 2).action.auto_host_rewrite);
+
+  auto p = problems_of(bootstrap(R"json([
+      {"match": {"prefix": "/"}, "route": {"cluster": "a", "prefix_rewrite": "/", "host_rewrite_literal": "h",
+        "auto_host_rewrite": true, "regex_rewrite": {"pattern": {"regex": "(a)"}, "substitution": "\\3"}}}])json"));
+  REQUIRE_PROBLEM(p, kRoutes + "[0].route: \"prefix_rewrite\" and \"regex_rewrite\" are both set; a route takes at most one");
+  REQUIRE_PROBLEM(p, kRoutes + "[0].route: only one of \"host_rewrite_literal\", \"host_rewrite_header\" and \"auto_host_rewrite\" may be set");
+  REQUIRE_PROBLEM(p, kRoutes + "[0].route.regex_rewrite.substitution: invalid substitution \"\\3\": Rewrite schema "
+                               "requests 3 matches, but the regexp only has 1 parenthesized subexpressions.");
+}
+
+TEST_CASE("config routes: redirects load, with Envoy's enum names", "[config][routes]") {
+  auto b = loaded(bootstrap(R"([
+      {"match": {"prefix": "/a"}, "redirect": {"https_redirect": true}},
+      {"match": {"prefix": "/b"}, "redirect": {"scheme_redirect": "https", "host_redirect": "x.test", "port_redirect": 8443,
+                                               "path_redirect": "/p", "response_code": "FOUND", "strip_query": true}},
+      {"match": {"prefix": "/c"}, "redirect": {"prefix_rewrite": "/new", "response_code": "PERMANENT_REDIRECT"}},
+      {"match": {"prefix": "/d"}, "redirect": {"regex_rewrite": {"pattern": {"regex": "d"}, "substitution": "e"}, "response_code": 2}},
+      {"match": {"prefix": "/e"}, "redirect": {"response_code": "TEMPORARY_REDIRECT"}}])"));
+  CHECK(route0(b, 0).redirect->https_redirect);
+  CHECK(route0(b, 0).redirect->response_code == 301);
+  CHECK(route0(b, 0).action.cluster.empty());
+  const auto& r1 = *route0(b, 1).redirect;
+  CHECK(r1.scheme_redirect == "https");
+  CHECK(r1.host_redirect == "x.test");
+  CHECK(r1.port_redirect == 8443);
+  CHECK(r1.path_redirect == "/p");
+  CHECK(r1.response_code == 302);
+  CHECK(r1.strip_query);
+  CHECK(route0(b, 2).redirect->response_code == 308);
+  CHECK(route0(b, 3).redirect->response_code == 303);
+  CHECK(route0(b, 3).redirect->regex_rewrite->substitution == "e");
+  CHECK(route0(b, 4).redirect->response_code == 307);
+
+  auto p = problems_of(bootstrap(R"([
+      {"match": {"prefix": "/"}, "route": {"cluster": "a"}, "redirect": {"path_redirect": "/x"}},
+      {"match": {"prefix": "/"}, "redirect": {"https_redirect": true, "scheme_redirect": "http", "response_code": "NOT_A_CODE"}},
+      {"match": {"prefix": "/"}, "redirect": {"path_redirect": "/x", "prefix_rewrite": "/y", "port_redirect": 70000}}])"));
+  REQUIRE_PROBLEM(p, kRoutes + "[0]: \"route\" and \"redirect\" are both set; a route takes exactly one");
+  REQUIRE_PROBLEM(p, kRoutes + "[1].redirect: \"https_redirect\" and \"scheme_redirect\" are both set; a redirect takes at most one");
+  REQUIRE_PROBLEM(p, kRoutes + "[1].redirect.response_code: unknown value \"NOT_A_CODE\" (expected one of "
+                               "MOVED_PERMANENTLY, FOUND, SEE_OTHER, TEMPORARY_REDIRECT, PERMANENT_REDIRECT)");
+  REQUIRE_PROBLEM(p, kRoutes + "[2].redirect: only one of \"path_redirect\", \"prefix_rewrite\" and \"regex_rewrite\" may be set");
+  REQUIRE_PROBLEM(p, kRoutes + "[2].redirect.port_redirect: 70000 is out of range 0..65535");
+  CHECK(p.size() == 5);
+}
+
+TEST_CASE("config routes: direct responses, inline and from a file read at load", "[config][routes]") {
+  auto file = std::string(FERRY_BINARY_DIR) + "/direct_response_body.txt";
+  std::ofstream(file) << "from a file\n";
+  auto b = loaded(bootstrap(R"([
+      {"match": {"path": "/ok"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}},
+      {"match": {"path": "/file"}, "direct_response": {"status": 503, "body": {"filename": ")" + file + R"("}}},
+      {"match": {"path": "/none"}, "direct_response": {"status": 204}}])"));
+  CHECK(route0(b, 0).direct_response->status == 200);
+  CHECK(route0(b, 0).direct_response->body == "ok");
+  CHECK(route0(b, 1).direct_response->body == "from a file\n");
+  CHECK(route0(b, 2).direct_response->body.empty());
+
+  std::string big(5000, 'x');
+  auto p = problems_of(bootstrap(R"([
+      {"match": {"path": "/a"}, "direct_response": {"status": 99}},
+      {"match": {"path": "/b"}, "direct_response": {"status": 200, "body": {"inline_string": ")" + big + R"("}}},
+      {"match": {"path": "/c"}, "direct_response": {"status": 200, "body": {"filename": "/no/such/file"}}},
+      {"match": {"path": "/d"}, "direct_response": {"status": 200, "body": {"inline_bytes": "eA=="}}},
+      {"match": {"path": "/e"}, "direct_response": {"body": {"inline_string": "x", "filename": "y"}}}])"));
+  REQUIRE_PROBLEM(p, kRoutes + "[0].direct_response.status: 99 is out of range 200..599");
+  REQUIRE_PROBLEM(p, kRoutes + "[1].direct_response.body: the body is 5000 bytes, more than "
+                               "max_direct_response_body_size_bytes (4096)");
+  REQUIRE_PROBLEM(p, kRoutes + "[2].direct_response.body.filename: cannot read the file \"/no/such/file\": "
+                               "No such file or directory");
+  REQUIRE_PROBLEM(p, kRoutes + "[3].direct_response.body.inline_bytes: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kRoutes + "[4].direct_response: missing required field \"status\"");
+  REQUIRE_PROBLEM(p, kRoutes + "[4].direct_response.body: \"inline_string\" and \"filename\" are both set; a data source takes exactly one");
+
+  // The limit is the route configuration's, and it applies to files too.
+  auto text = bootstrap(R"([{"match": {"path": "/f"}, "direct_response": {"status": 200, "body": {"filename": ")" + file + R"("}}}])");
+  text.replace(text.find("\"name\": \"local\""), 15, "\"name\": \"local\", \"max_direct_response_body_size_bytes\": 4");
+  REQUIRE(problems_of(text) == Problems{kRoutes + "[0].direct_response.body.filename: the file is 12 bytes, more than "
+                                                  "max_direct_response_body_size_bytes (4)"});
+  std::remove(file.c_str());
+}
+
+TEST_CASE("config routes: header changes at every level", "[config][routes]") {
+  auto text = bootstrap(R"([{"match": {"prefix": "/"}, "route": {"cluster": "a"},
+      "request_headers_to_add": [{"header": {"key": "x-r", "value": "%REQ(x-in)%"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
+                                 {"header": {"key": "x-legacy", "value": "1"}, "append": false},
+                                 {"header": {"key": "x-empty"}, "keep_empty_value": true}],
+      "request_headers_to_remove": ["x-drop"],
+      "response_headers_to_add": [{"header": {"key": "x-s", "value": "%PROTOCOL%"}, "append_action": "ADD_IF_ABSENT"}],
+      "response_headers_to_remove": ["server"]}])");
+  text.replace(text.find("\"domains\""), 9, R"("request_headers_to_add": [{"header": {"key": "x-v", "value": "v"}}], "domains")");
+  text.replace(text.find("\"virtual_hosts\""), 15, R"("response_headers_to_remove": ["x-internal"], "virtual_hosts")");
+  auto b = loaded(text);
+  const auto& rc = b.listeners.at(0).routes;
+  CHECK(rc.header_mutations.response_headers_to_remove == std::vector<std::string>{"x-internal"});
+  CHECK(rc.virtual_hosts[0].header_mutations.request_headers_to_add.at(0).key == "x-v");
+  const auto& m = route0(b).header_mutations;
+  REQUIRE(m.request_headers_to_add.size() == 3);
+  CHECK(m.request_headers_to_add[0].value == "%REQ(x-in)%");
+  CHECK(m.request_headers_to_add[0].append_action == HeaderValueOption::AppendAction::overwrite_if_exists_or_add);
+  CHECK(m.request_headers_to_add[1].append_action == HeaderValueOption::AppendAction::overwrite_if_exists_or_add);
+  CHECK(m.request_headers_to_add[2].keep_empty_value);
+  CHECK(m.request_headers_to_add[2].append_action == HeaderValueOption::AppendAction::append_if_exists_or_add);
+  CHECK(m.request_headers_to_remove == std::vector<std::string>{"x-drop"});
+  CHECK(m.response_headers_to_add.at(0).append_action == HeaderValueOption::AppendAction::add_if_absent);
+  CHECK(m.response_headers_to_remove == std::vector<std::string>{"server"});
+}
+
+TEST_CASE("config routes: header change problems", "[config][routes]") {
+  auto text = bootstrap(R"([{"match": {"prefix": "/"}, "route": {"cluster": "a"},
+      "request_headers_to_add": [{"header": {"key": ":authority", "value": "x"}},
+                                 {"header": {"key": "x-a", "value": "%START_TIME%"}},
+                                 {"header": {"key": "x-b", "value": "%BOGUS%"}, "append": true, "append_action": "ADD_IF_ABSENT"},
+                                 {"header": {"value": "x"}},
+                                 {"header": {"key": "x-c", "value": "5%"}}],
+      "response_headers_to_remove": ["host"]}])");
+  text.replace(text.find("\"virtual_hosts\""), 15,
+               R"("request_headers_to_add": [{"header": {"key": "x-d", "raw_value": "eA=="}, "append_action": "NOPE"}], "virtual_hosts")");
+  auto p = problems_of(text);
+  auto r = kRoutes + "[0]";
+  auto rc = kHcm + ".route_config";
+  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[0].header.key: pseudo-headers and Host cannot be changed here "
+                         "(use the route's rewrites) (\":authority\")");
+  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[1].header.value: substitution %START_TIME% is not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[2]: \"append\" and \"append_action\" are both set; use \"append_action\" alone");
+  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[2].header.value: unknown substitution \"%BOGUS%\" (supported: "
+                         "%DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %PROTOCOL%, %REQ(name)%)");
+  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[3].header: missing required field \"key\"");
+  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[4].header.value: unterminated substitution at offset 1 (write \"%%\" for a \"%\")");
+  REQUIRE_PROBLEM(p, r + ".response_headers_to_remove[0]: pseudo-headers and Host cannot be changed here (use the route's rewrites) (\"host\")");
+  REQUIRE_PROBLEM(p, rc + ".request_headers_to_add[0].header.raw_value: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, rc + ".request_headers_to_add[0].append_action: unknown value \"NOPE\" (expected one of "
+                          "APPEND_IF_EXISTS_OR_ADD, ADD_IF_ABSENT, OVERWRITE_IF_EXISTS_OR_ADD, OVERWRITE_IF_EXISTS)");
+  CHECK(p.size() == 9);
+}
+
+TEST_CASE("config routes: the HCM's Host and path options", "[config][routes]") {
+  auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
+                            R"(, "strip_any_host_port": true, "normalize_path": true, "merge_slashes": true,
+                               "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT")"));
+  const auto& http = b.listeners.at(0).options.http;
+  CHECK(http.strip_any_host_port);
+  CHECK_FALSE(http.strip_matching_host_port);
+  CHECK(http.normalize_path);
+  CHECK(http.merge_slashes);
+  CHECK(http.path_with_escaped_slashes_action == HttpOptions::EscapedSlashesAction::unescape_and_redirect);
+  auto defaults = loaded(bootstrap()).listeners.at(0).options.http;
+  CHECK_FALSE(defaults.normalize_path);
+  CHECK(defaults.path_with_escaped_slashes_action == HttpOptions::EscapedSlashesAction::keep_unchanged);
+  auto other = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                R"(, "strip_matching_host_port": true, "path_with_escaped_slashes_action": 2)"));
+  CHECK(other.listeners.at(0).options.http.strip_matching_host_port);
+  CHECK(other.listeners.at(0).options.http.path_with_escaped_slashes_action == HttpOptions::EscapedSlashesAction::reject_request);
+
+  auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                 R"(, "strip_any_host_port": true, "strip_matching_host_port": true,
+                                    "normalize_path": "yes", "path_with_escaped_slashes_action": "DROP")"));
+  REQUIRE_PROBLEM(p, kHcm + ": \"strip_matching_host_port\" and \"strip_any_host_port\" are both set; use at most one");
+  REQUIRE_PROBLEM(p, kHcm + ".normalize_path: expected true or false");
+  REQUIRE_PROBLEM(p, kHcm + ".path_with_escaped_slashes_action: unknown value \"DROP\" (expected one of "
+                            "IMPLEMENTATION_SPECIFIC_DEFAULT, KEEP_UNCHANGED, REJECT_REQUEST, UNESCAPE_AND_REDIRECT, "
+                            "UNESCAPE_AND_FORWARD)");
+  CHECK(p.size() == 3);
+}
