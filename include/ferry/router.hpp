@@ -142,6 +142,23 @@ struct WeightedCluster {
 };
 
 /// A route's forwarding action (Envoy's RouteAction, the subset built so far).
+/// Envoy's RetryPolicy on a route, the subset built so far. A retry happens only for a
+/// request without a body (a body is streamed, not buffered for replay), and a request that
+/// is not idempotent (POST, PATCH, ...) is retried only when it never reached an upstream
+/// (connect failure).
+struct RetryPolicy {
+  /// Envoy's names: "5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
+  /// "retriable-status-codes".
+  std::vector<std::string> retry_on{};
+  std::uint32_t num_retries = 1;
+  Duration per_try_timeout{0};  ///< until response headers; 0 = only the route timeout
+  Duration base_interval{25};   ///< back-off: fully jittered exponential from this base
+  Duration max_interval{0};     ///< 0 = 10 x base_interval
+  std::vector<std::uint32_t> retriable_status_codes{};
+  bool avoid_previous_hosts = false;  ///< retry_host_predicate envoy.retry_host_predicates.previous_hosts
+  std::uint32_t host_selection_retry_max_attempts = 1;
+};
+
 struct RouteAction {
   std::string cluster{};                     ///< set exactly one of cluster / weighted_clusters
   std::vector<WeightedCluster> weighted_clusters{};
@@ -157,6 +174,7 @@ struct RouteAction {
   /// Host := the chosen endpoint's hostname. Like Envoy, nothing changes for endpoints
   /// without one (STATIC endpoints have none).
   bool auto_host_rewrite = false;
+  std::optional<RetryPolicy> retry_policy{};
 };
 
 /// Envoy's RedirectAction: answers with a redirect built from the request URL.
@@ -224,6 +242,7 @@ class RouteBuilder {
   RouteBuilder& weighted(std::vector<WeightedCluster> clusters);
   RouteBuilder& timeout(Duration d);
   RouteBuilder& idle_timeout(Duration d);
+  RouteBuilder& retries(RetryPolicy policy);
   RouteBuilder& name(std::string n);
   /// Adds a header matcher (all matchers and the path match must hold).
   RouteBuilder& header(HeaderMatcher m);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "config/parse.hpp"
+#include "router/retry.hpp"
 
 namespace ferry::config::detail {
 
@@ -79,16 +80,28 @@ constexpr EnumValue kAppendActions[] = {{"APPEND_IF_EXISTS_OR_ADD", 0, true},
 
 constexpr std::string_view kActionFields[] = {
     "cluster", "weighted_clusters", "timeout", "idle_timeout", "prefix_rewrite", "regex_rewrite",
-    "host_rewrite_literal", "auto_host_rewrite", "host_rewrite_header"};
+    "host_rewrite_literal", "auto_host_rewrite", "host_rewrite_header", "retry_policy"};
 constexpr std::string_view kActionNotYet[] = {
     "cluster_header", "cluster_specifier_plugin", "inline_cluster_specifier_plugin",
     "cluster_not_found_response_code", "metadata_match", "path_rewrite_policy",
-    "host_rewrite_path_regex", "append_x_forwarded_host", "retry_policy",
-    "retry_policy_typed_config", "request_mirror_policies", "priority", "rate_limits",
+    "host_rewrite_path_regex", "append_x_forwarded_host", "retry_policy_typed_config", "request_mirror_policies", "priority", "rate_limits",
     "include_vh_rate_limits", "hash_policy", "cors", "max_grpc_timeout", "grpc_timeout_offset",
     "upgrade_configs", "internal_redirect_policy", "internal_redirect_action",
     "max_internal_redirects", "hedge_policy", "max_stream_duration", "early_data_policy"};
 constexpr std::string_view kRegexRewriteFields[] = {"pattern", "substitution"};
+
+constexpr std::string_view kRetryFields[] = {
+    "retry_on", "num_retries", "per_try_timeout", "retry_back_off", "retriable_status_codes",
+    "retry_host_predicate", "host_selection_retry_max_attempts"};
+constexpr std::string_view kRetryNotYet[] = {
+    "per_try_idle_timeout", "retry_priority", "retry_options_predicates", "retriable_headers",
+    "retriable_request_headers", "rate_limited_retry_back_off"};
+constexpr std::string_view kBackOffFields[] = {"base_interval", "max_interval"};
+constexpr std::string_view kPredicateFields[] = {"name", "typed_config"};
+constexpr std::string_view kTypeOnly[] = {"@type"};
+constexpr std::string_view kPreviousHosts = "envoy.retry_host_predicates.previous_hosts";
+constexpr std::string_view kPreviousHostsType =
+    "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate";
 
 constexpr std::string_view kRedirectFields[] = {
     "https_redirect", "scheme_redirect", "host_redirect", "port_redirect", "path_redirect",
@@ -338,6 +351,59 @@ void parse_weighted(Context& ctx, const Field& f, RouteAction& action) {
                                            " but the weights add up to " + std::to_string(sum));
 }
 
+// retry_on is one comma-separated string in Envoy ("5xx,reset").
+std::vector<std::string> split_conditions(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto comma = list.find(',', start);
+    auto token = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+    while (!token.empty() && token.back() == ' ') token.pop_back();
+    if (!token.empty()) out.push_back(token);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::optional<RetryPolicy> parse_retry_policy(Context& ctx, const Field& f) {
+  if (!f) return std::nullopt;
+  RetryPolicy p;
+  Object o(ctx, f, {kRetryFields, kRetryNotYet});
+  if (auto on = read_string(ctx, o.get("retry_on"))) {
+    p.retry_on = split_conditions(*on);
+    for (const auto& c : p.retry_on)
+      if (!router::known_retry_condition(c))
+        ctx.problem(o.get("retry_on"), "unknown or not yet supported retry condition " + in_quotes(c));
+  }
+  set_if(read_uint(ctx, o.get("num_retries"), 0, 1000), p.num_retries);
+  set_if(read_duration(ctx, o.get("per_try_timeout")), p.per_try_timeout);
+  if (auto back_off = o.get("retry_back_off")) {
+    Object b(ctx, back_off, {kBackOffFields});
+    set_if(read_duration(ctx, b.required("base_interval")), p.base_interval);
+    set_if(read_duration(ctx, b.get("max_interval")), p.max_interval);
+  }
+  for_each(ctx, o.get("retriable_status_codes"), [&](const Field& code) {
+    if (auto v = read_uint(ctx, code, 100, 599)) p.retriable_status_codes.push_back(std::uint32_t(*v));
+  });
+  for_each(ctx, o.get("retry_host_predicate"), [&](const Field& item) {
+    Object pred(ctx, item, {kPredicateFields});
+    auto name = read_string(ctx, pred.required("name"));
+    if (name && *name != kPreviousHosts) {
+      ctx.problem(pred.get("name"), "unsupported retry host predicate " + in_quotes(*name));
+      return;
+    }
+    if (auto config = pred.get("typed_config")) {
+      Object any(ctx, config, {kTypeOnly});
+      check_type_url(ctx, any, kPreviousHostsType);
+    }
+    p.avoid_previous_hosts = true;
+  });
+  set_if(read_uint(ctx, o.get("host_selection_retry_max_attempts"), 1, 1000), p.host_selection_retry_max_attempts);
+  return p;
+}
+
 RouteAction parse_action(Context& ctx, const Field& f) {
   RouteAction action;
   Object o(ctx, f, {kActionFields, kActionNotYet});
@@ -353,6 +419,7 @@ RouteAction parse_action(Context& ctx, const Field& f) {
   set_if(read_string(ctx, o.get("host_rewrite_literal")), action.host_rewrite_literal);
   set_if(read_string(ctx, o.get("host_rewrite_header")), action.host_rewrite_header);
   set_if(read_bool(ctx, o.get("auto_host_rewrite")), action.auto_host_rewrite);
+  action.retry_policy = parse_retry_policy(ctx, o.get("retry_policy"));
   return action;
 }
 

@@ -115,6 +115,11 @@ RouteBuilder& RouteBuilder::idle_timeout(Duration d) {
   return *this;
 }
 
+RouteBuilder& RouteBuilder::retries(RetryPolicy policy) {
+  options().action.retry_policy = std::move(policy);
+  return *this;
+}
+
 RouteBuilder& RouteBuilder::name(std::string n) {
   options().name = std::move(n);
   return *this;

@@ -1,4 +1,5 @@
 #include "router/compile.hpp"
+#include "router/retry.hpp"
 
 #include <re2/re2.h>
 
@@ -101,6 +102,11 @@ bool compile_forward(const RouteAction& a, const std::unordered_map<std::string,
   out.host_rewrite_header = to_lower(a.host_rewrite_header);
   out.auto_host_rewrite = a.auto_host_rewrite;
   bool ok = compile_rewrite(a.prefix_rewrite, a.regex_rewrite, path + ".action", out.rewrite, problems);
+  if (a.retry_policy) {
+    auto before = problems.size();
+    out.retry = compile_retry(*a.retry_policy, path + ".action.retry_policy", problems);
+    ok = ok && problems.size() == before;
+  }
   return resolve_targets(a, clusters, path, out, problems) && ok;
 }
 

@@ -57,6 +57,8 @@ struct LevelMutations {
   MutationSet response;
 };
 
+struct CompiledRetry;
+
 struct CompiledRoute {
   enum class Action : std::uint8_t { forward, redirect, direct_response };
 
@@ -88,6 +90,7 @@ struct CompiledRoute {
   std::vector<std::shared_ptr<const LevelMutations>> mutation_levels;
   /// Anything to do to a forwarded request besides choosing the cluster.
   bool edits_request = false;
+  std::shared_ptr<const CompiledRetry> retry;  ///< null: no retries
 
   /// The path criterion alone.
   bool matches(std::string_view path) const;
@@ -122,6 +125,8 @@ class RouteTable {
   /// The virtual host for a Host header value (Envoy's precedence: exact, longest suffix
   /// wildcard, longest prefix wildcard, "*"). Matching is case-insensitive.
   const CompiledVirtualHost* find_virtual_host(std::string_view host) const;
+  /// The compiled virtual hosts, in config order (for diagnostics such as the explainer).
+  const std::vector<CompiledVirtualHost>& virtual_hosts() const noexcept { return vhosts_; }
 
  private:
   struct Wildcard {

@@ -123,7 +123,8 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   request_id_ = cluster_name_ = details_ = {};
   route_decision_ = {};
   filters_run_ = 0;
-  response_started_ = request_complete_ = false;
+  response_started_ = request_complete_ = route_timer_started_ = false;
+  clear_attempt_deadline();
 
   codec::RequestDecoder dec(b.req, b.pieces, http_.max_request_headers_kb * 1024, http_.max_headers_count);
   if (!co_await read_request_head(dec)) co_return Outcome::close;

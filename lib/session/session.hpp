@@ -19,6 +19,7 @@
 #include "codec/http1_decoder.hpp"
 #include "codec/http1_writer.hpp"
 #include "router/decide.hpp"
+#include "router/retry.hpp"
 #include "server/worker.hpp"
 #include "session/stream_buffers.hpp"
 #include "upstream/conn_pool.hpp"
@@ -73,7 +74,12 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Session* next = nullptr;
 
  private:
-  enum class Timeout : std::uint8_t { none, idle, request_headers, stream_idle, request, route, connect };
+  enum class Timeout : std::uint8_t { none, idle, request_headers, stream_idle, request, route, connect, per_try };
+  /// How one upstream attempt ended, when it did not answer the client itself.
+  struct Attempt {
+    bool stale = false;  ///< a reused connection turned out closed: resend, not a retry
+    bool retry = false;  ///< the route's retry policy wants another attempt
+  };
   enum class Outcome : std::uint8_t { keep_alive, close };
 
   asio::awaitable<Outcome> serve_stream();
@@ -90,7 +96,10 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   asio::awaitable<Outcome> send_failed(SendResult result, codec::RequestDecoder& dec);
   asio::awaitable<Outcome> timeout_reply();
   asio::awaitable<Outcome> relay_response(codec::RequestDecoder& dec, const router::CompiledRoute& route,
-                                          bool& retryable_failure);
+                                          const router::CompiledRetry* retry, Attempt& attempt);
+  upstream::HostPool* pick_host(upstream::WorkerCluster& cluster, const router::CompiledRetry* retry,
+                                std::span<upstream::HostPool* const> tried);
+  asio::awaitable<bool> back_off(const router::CompiledRetry& retry, std::uint32_t retry_number);
   asio::awaitable<Outcome> stream_response_body(codec::ResponseDecoder& rdec, codec::Framing framing,
                                                 bool dechunk);
   asio::awaitable<Outcome> local_reply(int status, std::string_view body, std::uint32_t flag,
@@ -114,6 +123,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void set_activity_deadline(Timeout kind, Duration d);
   void set_hard_deadline(Timeout kind, Duration d);
   void clear_hard_deadline() noexcept { hard_kind_ = Timeout::none; }
+  // The attempt slot: connect timeout, then per-try timeout, of the current upstream attempt.
+  void set_attempt_deadline(Timeout kind, Duration d);
+  void clear_attempt_deadline() noexcept { attempt_kind_ = Timeout::none; }
   void ensure_timer(Clock::time_point at);
   void on_timer(const error_code& ec);
   void touch() { if (activity_kind_ != Timeout::none) activity_deadline_ = Clock::now() + activity_span_; }
@@ -131,6 +143,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Duration activity_span_{0};
   Timeout activity_kind_ = Timeout::none;
   Timeout hard_kind_ = Timeout::none;
+  Clock::time_point attempt_deadline_{};
+  Timeout attempt_kind_ = Timeout::none;
+  bool route_timer_started_ = false;  ///< the route timeout runs once per stream, over all attempts
   Timeout fired_ = Timeout::none;
   bool idle_ = true;
   bool park_requested_ = false;

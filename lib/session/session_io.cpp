@@ -92,6 +92,16 @@ void Session::set_hard_deadline(Timeout kind, Duration d) {
   ensure_timer(at);
 }
 
+void Session::set_attempt_deadline(Timeout kind, Duration d) {
+  if (d.count() <= 0) {
+    attempt_kind_ = Timeout::none;
+    return;
+  }
+  attempt_kind_ = kind;
+  attempt_deadline_ = Clock::now() + d;
+  ensure_timer(attempt_deadline_);
+}
+
 void Session::ensure_timer(Clock::time_point at) {
   if (at >= timer_at_) return;  // an earlier wake-up is already armed
   timer_at_ = at;
@@ -107,11 +117,14 @@ void Session::on_timer(const error_code& ec) {
   Timeout expired = Timeout::none;
   if (hard_kind_ != Timeout::none && hard_deadline_ <= now)
     expired = hard_kind_;
+  else if (attempt_kind_ != Timeout::none && attempt_deadline_ <= now)
+    expired = attempt_kind_;
   else if (activity_kind_ != Timeout::none && activity_deadline_ <= now)
     expired = activity_kind_;
   if (expired == Timeout::none) {
     auto next = Clock::time_point::max();
     if (hard_kind_ != Timeout::none) next = std::min(next, hard_deadline_);
+    if (attempt_kind_ != Timeout::none) next = std::min(next, attempt_deadline_);
     if (activity_kind_ != Timeout::none) next = std::min(next, activity_deadline_);
     if (next != Clock::time_point::max()) ensure_timer(next);
     return;

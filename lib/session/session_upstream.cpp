@@ -26,36 +26,83 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
     asio::const_buffer buf(kContinue, sizeof kContinue - 1);
     if (co_await write_all(down_, std::span(&buf, 1))) co_return Outcome::close;
   }
-  // A reused pooled connection may have been closed by the upstream just now; such a
-  // failure is retried once on a fresh connection when nothing was lost.
-  for (int attempt = 0;; ++attempt) {
-    auto* host = cluster.pick();
+  // Only a request without a body can go out again (bodies stream, they are not kept), and
+  // one that is not idempotent only if it never reached an upstream.
+  const router::CompiledRetry* policy = route.retry.get();
+  const bool replayable = dec.is_done();
+  const bool idempotent = router::is_idempotent(bufs_->req.method());
+  if (policy && !replayable)
+    FERRY_LOG(worker_.state().log, debug, "retries off for this request: its body is streamed, not buffered");
+  std::array<upstream::HostPool*, 8> tried{};
+  std::uint32_t retries = 0;
+  bool stale_resend = false;
+  for (;;) {
+    const router::CompiledRetry* can_retry =
+        (policy && replayable && retries < policy->num_retries) ? policy : nullptr;
+    auto* host = pick_host(cluster, policy, std::span(tried.data(), std::min<std::size_t>(retries, tried.size())));
     if (!host) co_return co_await local_reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
+    if (retries < tried.size()) tried[retries] = host;
     up_ = host->take();
     if (!up_ && !co_await connect_upstream(*host, cluster.info().options.connect_timeout)) {
       if (fired_ != Timeout::none && fired_ != Timeout::connect) co_return co_await timeout_reply();
       fired_ = Timeout::none;
+      if (can_retry && can_retry->retries(router::AttemptFailure::connect_failure)) {
+        if (!co_await back_off(*policy, ++retries)) co_return co_await timeout_reply();
+        continue;
+      }
       co_return co_await local_reply(503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
                                      kUpstreamConnectionFailure,
                                      "upstream_reset_before_response_started{connection_failure}");
     }
     auto sent = co_await send_request(dec);
-    if (sent == SendResult::sent) {
-      bool retryable = false;
-      auto outcome = co_await relay_response(dec, route, retryable);
-      if (!retryable || attempt > 0) co_return outcome;
-    } else if (sent != SendResult::upstream_failed_retryable || attempt > 0) {
-      co_return co_await send_failed(sent, dec);
+    if (sent == SendResult::upstream_failed_retryable && !stale_resend) {
+      stale_resend = true;  // a pooled connection closed under us: resend once
+      finish_upstream(false);
+      continue;
     }
-    finish_upstream(false);
+    if (sent != SendResult::sent && sent != SendResult::upstream_failed_retryable) co_return co_await send_failed(sent, dec);
+    if (sent != SendResult::sent) co_return co_await send_failed(SendResult::upstream_failed, dec);
+    Attempt attempt;
+    auto outcome = co_await relay_response(dec, route, idempotent ? can_retry : nullptr, attempt);
+    if (attempt.stale && !stale_resend) {
+      stale_resend = true;
+      continue;
+    }
+    if (!attempt.retry) co_return outcome;
+    if (!co_await back_off(*policy, ++retries)) co_return co_await timeout_reply();
   }
+}
+
+upstream::HostPool* Session::pick_host(upstream::WorkerCluster& cluster, const router::CompiledRetry* retry,
+                                       std::span<upstream::HostPool* const> tried) {
+  auto* host = cluster.pick();
+  if (!retry || !retry->avoid_previous_hosts) return host;
+  // previous_hosts: re-pick while the choice was already tried, a bounded number of times.
+  for (std::uint32_t n = 0; host && n < retry->host_selection_retry_max_attempts; ++n) {
+    if (std::find(tried.begin(), tried.end(), host) == tried.end()) break;
+    host = cluster.pick();
+  }
+  return host;
+}
+
+asio::awaitable<bool> Session::back_off(const router::CompiledRetry& retry, std::uint32_t retry_number) {
+  auto delay = router::backoff_delay(retry_number, retry.base_interval, retry.max_interval, worker_.random().next());
+  FERRY_LOG(worker_.state().log, debug, "retry " << retry_number << " after " << delay.count() << " ms");
+  if (delay.count() > 0) {
+    asio::steady_timer wait(worker_.io());
+    wait.expires_after(delay);
+    co_await wait.async_wait(token);
+  }
+  // The route timeout covers every attempt and the pauses between them.
+  if (hard_kind_ == Timeout::route && hard_deadline_ <= Clock::now()) fired_ = Timeout::route;
+  co_return fired_ == Timeout::none;
 }
 
 asio::awaitable<bool> Session::connect_upstream(upstream::HostPool& host, Duration connect_timeout) {
   up_ = std::make_unique<upstream::UpstreamConn>(worker_.io().get_executor(), host);
-  set_hard_deadline(Timeout::connect, connect_timeout);
+  set_attempt_deadline(Timeout::connect, connect_timeout);
   auto [ec] = co_await up_->sock.async_connect(host.endpoint(), token);
-  if (hard_kind_ == Timeout::connect) clear_hard_deadline();
+  clear_attempt_deadline();
   ++host.connections_opened;
   if (ec || fired_ != Timeout::none) {
     FERRY_LOG(worker_.state().log, debug, "connect to " << host.address() << " failed: " << ec.message());
@@ -129,6 +176,7 @@ asio::awaitable<Session::Outcome> Session::timeout_reply() {
   keep_alive_ = false;
   switch (kind) {
     case Timeout::route:
+    case Timeout::per_try:
       co_return co_await local_reply(504, "upstream request timeout", kUpstreamRequestTimeout, "upstream_response_timeout");
     case Timeout::stream_idle:
       co_return co_await local_reply(408, "stream timeout", kStreamIdleTimeout, "stream_idle_timeout");
@@ -143,10 +191,15 @@ asio::awaitable<Session::Outcome> Session::timeout_reply() {
 
 asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder& dec,
                                                           const router::CompiledRoute& route,
-                                                          bool& retryable) {
+                                                          const router::CompiledRetry* retry, Attempt& attempt) {
   auto& b = *bufs_;
-  clear_hard_deadline();
-  set_hard_deadline(Timeout::route, route.timeout);
+  if (!route_timer_started_) {
+    // Envoy starts the route timeout once the request is sent, and it spans all attempts.
+    route_timer_started_ = true;
+    clear_hard_deadline();
+    set_hard_deadline(Timeout::route, route.timeout);
+  }
+  if (retry) set_attempt_deadline(Timeout::per_try, retry->per_try_timeout);
   if (route.idle_timeout.count() >= 0) set_activity_deadline(Timeout::stream_idle, route.idle_timeout);
   auto& ub = b.up_in;
   bool head_request = b.req.method() == "HEAD";
@@ -176,13 +229,32 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
       // closed it while idle, so the request can safely go out again on a fresh one.
       bool stale = ub.empty() && up_->reused && dec.info().content_length == 0 && !dec.info().chunked;
       finish_upstream(false);
+      ub.consume(ub.size());
+      if (fired_ == Timeout::per_try && retry && retry->retries(router::AttemptFailure::timeout)) {
+        fired_ = Timeout::none;
+        attempt.retry = true;
+        co_return Outcome::close;
+      }
       if (fired_ != Timeout::none) co_return co_await timeout_reply();
-      retryable = stale;
-      if (retryable) co_return Outcome::close;
+      attempt.stale = stale;
+      if (stale) co_return Outcome::close;
+      if (retry && retry->retries(router::AttemptFailure::reset)) {
+        attempt.retry = true;
+        co_return Outcome::close;
+      }
       co_return co_await local_reply(502, "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
                                      kUpstreamConnectionTermination,
                                      "upstream_reset_before_response_started{connection_termination}");
     }
+  }
+  clear_attempt_deadline();
+  if (retry && retry->retries(router::AttemptFailure::status, b.resp.status())) {
+    // Not forwarded: this connection's response body is unread, so it is closed.
+    FERRY_LOG(worker_.state().log, debug, "upstream answered " << b.resp.status() << ": retrying");
+    finish_upstream(false);
+    ub.consume(ub.size());
+    attempt.retry = true;
+    co_return Outcome::close;
   }
   std::size_t used = parsed;
   b.resp_head.assign(ub.data(), used);

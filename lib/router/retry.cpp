@@ -1,0 +1,87 @@
+#include "router/retry.hpp"
+
+#include <algorithm>
+#include <string_view>
+
+namespace ferry::router {
+
+namespace {
+struct Name {
+  std::string_view name;
+  std::uint32_t bit;
+};
+constexpr Name kNames[] = {
+    {"5xx", CompiledRetry::k5xx},
+    {"gateway-error", CompiledRetry::kGatewayError},
+    {"reset", CompiledRetry::kReset},
+    {"connect-failure", CompiledRetry::kConnectFailure},
+    {"retriable-4xx", CompiledRetry::kRetriable4xx},
+    {"retriable-status-codes", CompiledRetry::kRetriableStatusCodes},
+};
+}  // namespace
+
+bool CompiledRetry::retries(AttemptFailure failure, int status) const noexcept {
+  switch (failure) {
+    // Envoy counts a connect failure and a reset as "5xx" too (no response at all), and a
+    // connect failure as a gateway error (it answers 503 for it).
+    case AttemptFailure::connect_failure:
+      return on & (k5xx | kGatewayError | kConnectFailure | kReset);
+    case AttemptFailure::reset:
+      return on & (k5xx | kReset);
+    case AttemptFailure::timeout:
+      return on & (k5xx | kGatewayError);
+    case AttemptFailure::status:
+      if ((on & k5xx) && status >= 500) return true;
+      if ((on & kGatewayError) && (status == 502 || status == 503 || status == 504)) return true;
+      if ((on & kRetriable4xx) && status == 409) return true;
+      return (on & kRetriableStatusCodes) &&
+             std::find(retriable_status_codes.begin(), retriable_status_codes.end(),
+                       std::uint32_t(status)) != retriable_status_codes.end();
+  }
+  return false;
+}
+
+std::shared_ptr<const CompiledRetry> compile_retry(const RetryPolicy& policy, const std::string& path,
+                                                   std::vector<ConfigProblem>& problems) {
+  auto out = std::make_shared<CompiledRetry>();
+  for (std::size_t i = 0; i < policy.retry_on.size(); ++i) {
+    auto it = std::find_if(std::begin(kNames), std::end(kNames),
+                           [&](const Name& n) { return n.name == policy.retry_on[i]; });
+    if (it == std::end(kNames)) {
+      problems.push_back({path + ".retry_on[" + std::to_string(i) + "]",
+                          "unknown or not yet supported retry condition \"" + policy.retry_on[i] + "\""});
+      continue;
+    }
+    out->on |= it->bit;
+  }
+  if (policy.base_interval.count() <= 0)
+    problems.push_back({path + ".retry_back_off.base_interval", "must be greater than 0"});
+  out->num_retries = policy.num_retries;
+  out->per_try_timeout = policy.per_try_timeout;
+  out->base_interval = policy.base_interval;
+  out->max_interval = policy.max_interval.count() > 0 ? policy.max_interval : policy.base_interval * 10;
+  if (out->max_interval < out->base_interval)
+    problems.push_back({path + ".retry_back_off.max_interval", "must not be below base_interval"});
+  out->retriable_status_codes = policy.retriable_status_codes;
+  out->avoid_previous_hosts = policy.avoid_previous_hosts;
+  out->host_selection_retry_max_attempts = std::max<std::uint32_t>(1, policy.host_selection_retry_max_attempts);
+  return out;
+}
+
+Duration backoff_delay(std::uint32_t retry, Duration base, Duration max, std::uint64_t random) noexcept {
+  std::int64_t factor = retry >= 31 ? std::int64_t(1) << 31 : (std::int64_t(1) << retry) - 1;
+  std::int64_t ceiling = std::min<std::int64_t>(factor * base.count(), max.count());
+  if (ceiling <= 0) return Duration{0};
+  return Duration{std::int64_t(random % std::uint64_t(ceiling))};
+}
+
+bool known_retry_condition(std::string_view name) noexcept {
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const Name& n) { return n.name == name; });
+}
+
+bool is_idempotent(std::string_view method) noexcept {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+}  // namespace ferry::router
