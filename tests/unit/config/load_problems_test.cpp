@@ -64,7 +64,7 @@ TEST_CASE("config: unknown fields are rejected at every level", "[config]") {
 TEST_CASE("config: known Envoy features ferry lacks are reported as not supported yet", "[config]") {
   auto p = problems_of(bootstrap(
       R"([{"match": {"path": "/old"}, "filter_action": {}},
-          {"match": {"prefix": "/"}, "route": {"cluster": "a", "retry_policy": {}}}])",
+          {"match": {"prefix": "/"}, "route": {"cluster": "a", "hash_policy": []}}])",
       cluster_with(R"(, "type": "STRICT_DNS", "lb_policy": "LEAST_REQUEST")"),
       R"(, "codec_type": "HTTP2", "access_log": [])",
       R"(, "admin": {"address": {}}, "layered_runtime": {})"));
@@ -75,7 +75,7 @@ TEST_CASE("config: known Envoy features ferry lacks are reported as not supporte
   REQUIRE_PROBLEM(p, kHcm + ".codec_type: \"HTTP2\" is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kHcm + ".access_log: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kRoutes + "[0].filter_action: not supported yet (see docs/ROADMAP.md)");
-  REQUIRE_PROBLEM(p, kRoutes + "[1].route.retry_policy: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kRoutes + "[1].route.hash_policy: not supported yet (see docs/ROADMAP.md)");
   CHECK(p.size() == 8);  // no "needs a cluster" echo for the filter_action route
 }
 
