@@ -47,7 +47,8 @@ class ArgReader {
 
 bool takes_value(std::string_view flag) {
   for (std::string_view known : {"-c", "--config-path", "--mode", "--concurrency", "-l",
-                                 "--log-level", "--drain-time-s", "--port"})
+                                 "--log-level", "--drain-time-s", "--port", "--url", "--header",
+                                 "-H", "--method", "--listener"})
     if (flag == known) return true;
   return false;
 }
@@ -60,7 +61,8 @@ std::string apply_value(std::string_view flag, std::string_view value, CliOption
   } else if (flag == "--mode") {
     if (value == "serve") o.mode = Mode::serve;
     else if (value == "validate") o.mode = Mode::validate;
-    else return "--mode must be \"serve\" or \"validate\", not \"" + std::string(value) + "\"";
+    else if (value == "explain") o.mode = Mode::explain;
+    else return "--mode must be \"serve\", \"validate\" or \"explain\", not \"" + std::string(value) + "\"";
   } else if (flag == "--concurrency") {
     if (!parse_unsigned(value, 1024, n) || n == 0) return "--concurrency needs a number from 1 to 1024";
     o.concurrency = unsigned(n);
@@ -74,6 +76,20 @@ std::string apply_value(std::string_view flag, std::string_view value, CliOption
   } else if (flag == "--port") {
     if (!parse_unsigned(value, 65535, n)) return "--port needs a port number (0 to 65535)";
     o.demo_port = std::uint16_t(n);
+  } else if (flag == "--url") {
+    o.url = value;
+  } else if (flag == "--header" || flag == "-H") {
+    auto colon = value.find(':');
+    if (colon == std::string_view::npos || colon == 0)
+      return std::string(flag) + " needs NAME:VALUE, not \"" + std::string(value) + "\"";
+    auto v = value.substr(colon + 1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    o.headers.emplace_back(std::string(value.substr(0, colon)), std::string(v));
+  } else if (flag == "--method") {
+    if (value.empty()) return "--method needs a method name";
+    o.method = value;
+  } else if (flag == "--listener") {
+    o.listener = value;
   } else {
     return "unknown flag " + std::string(flag) + " (see --help)";
   }
@@ -107,6 +123,16 @@ std::optional<CliOptions> parse_cli(int argc, char** argv, std::string& error) {
     error = apply_value(flag, *value, options);
     if (!error.empty()) return std::nullopt;
   }
+  bool explain_flags = !options.url.empty() || !options.headers.empty() || !options.listener.empty();
+  if (explain_flags && options.mode != Mode::explain) {
+    error = "--url, --header and --listener only apply to --mode explain";
+    return std::nullopt;
+  }
+  if (options.mode == Mode::explain && !options.help && !options.version &&
+      (options.url.empty() || options.config_path.empty())) {
+    error = "--mode explain needs -c FILE and --url URL";
+    return std::nullopt;
+  }
   if (options.demo_port && !options.config_path.empty()) {
     error = "--port only applies to the demo (without -c); the config sets listener ports";
     return std::nullopt;
@@ -121,14 +147,25 @@ Runs ferry, an embeddable L7 proxy, from an Envoy-v3-style bootstrap (JSON or YA
 Without -c it runs a demo: two local backends behind a proxy on 127.0.0.1:8080.
 
   -c, --config-path FILE    bootstrap file (.json, .yaml or .yml)
-      --mode serve|validate serve (default), or only check the config and exit:
-                            0 when valid, 1 with every problem listed otherwise
+      --mode MODE           serve (default); validate: only check the config and exit
+                            0 when valid (warnings, e.g. routes that can never match,
+                            are listed), 1 with every problem listed otherwise;
+                            explain: show how one request is routed (see below)
       --concurrency N       worker threads (default: one per hardware thread)
   -l, --log-level LEVEL     trace, debug, info (default), warn, error, critical, off
       --drain-time-s N      on SIGINT/SIGTERM, let requests finish for up to N seconds
       --port N              demo only: the proxy's port (default 8080, 0 = any)
   -h, --help                this text
       --version             print the version
+
+--mode explain -c FILE --url http://host[:port]/path?query [options]:
+  prints the listener, the normalised path, the virtual host and why, each route tried
+  and why it did not match, and the matching route's action (cluster, redirect, direct
+  response, rewritten path and Host, header changes). Exit 0 when a route matched, 1 when
+  none did (404), 2 when the request cannot be explained (bad config, URL or listener).
+  -H, --header NAME:VALUE   a request header (repeatable; "host:..." replaces the URL's)
+      --method METHOD       the request method (default GET)
+      --listener NAME       the listener to ask (default: the first one)
 )";
 }
 

@@ -4,12 +4,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <ferry/types.hpp>
 
 namespace ferry_cli {
 
-enum class Mode { serve, validate };
+enum class Mode { serve, validate, explain };
 
 struct CliOptions {
   std::string config_path;  ///< empty: run the embedded demo
@@ -18,6 +20,11 @@ struct CliOptions {
   ferry::LogLevel log_level = ferry::LogLevel::info;
   std::optional<unsigned> drain_time_s;   ///< unset: the library default
   std::optional<std::uint16_t> demo_port;  ///< demo only; unset: 8080
+  // --mode explain
+  std::string url;                                          ///< --url
+  std::vector<std::pair<std::string, std::string>> headers;  ///< --header k:v (repeatable)
+  std::string method = "GET";                               ///< --method
+  std::string listener;                                     ///< --listener; empty: the first
   bool help = false;
   bool version = false;
 };

@@ -1,11 +1,15 @@
 // `ferry`: runs the proxy from an Envoy-v3-style bootstrap, checks one (--mode validate),
-// or, without -c, runs a self-contained demo. All config knowledge lives in the library
+// explains how it routes one request (--mode explain), or, without -c, runs a
+// self-contained demo. All config knowledge lives in the library
 // (ferry/config.hpp); this file only wires flags, signals and exit codes.
 #include <cstdio>
 #include <iostream>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include <ferry/config.hpp>
+#include <ferry/explain.hpp>
 #include <ferry/ferry.hpp>
 
 #include "cli_options.hpp"
@@ -23,6 +27,10 @@ void print_problems(const std::vector<ferry::ConfigProblem>& problems) {
     else
       std::cerr << p.path << ": " << p.message << '\n';
   }
+}
+
+void print_warnings(const std::vector<ferry::ConfigProblem>& warnings) {
+  for (const auto& w : warnings) std::cerr << "warning: " << w.path << ": " << w.message << '\n';
 }
 
 ferry::ServerOptions server_options(const CliOptions& cli) {
@@ -68,6 +76,7 @@ bool load_into(const std::string& path, ferry::Server& server) {
     print_problems(result.problems);
     return false;
   }
+  print_warnings(result.warnings);
   try {
     // The library checks again (e.g. when building route tables); report those the same way.
     ferry::config::apply(*result.bootstrap, server);
@@ -86,6 +95,52 @@ int validate(const CliOptions& cli) {
   }
   std::cout << "configuration '" << cli.config_path << "' OK\n";
   return 0;
+}
+
+// Exit codes: 0 a route matched, 1 none did, 2 the request cannot be explained.
+int explain(const CliOptions& cli) {
+  std::string error;
+  auto request = ferry::ExplainRequest::from_url(cli.url, error);
+  if (!request) {
+    std::cerr << "ferry: --url: " << error << '\n';
+    return 2;
+  }
+  auto result = ferry::config::load_file(cli.config_path);
+  if (!result.ok()) {
+    print_problems(result.problems);
+    std::cerr << "configuration '" << cli.config_path << "' is invalid\n";
+    return 2;
+  }
+  print_warnings(result.warnings);
+  const auto& listeners = result.bootstrap->listeners;
+  const ferry::config::ListenerSpec* spec = nullptr;
+  std::size_t index = 0;
+  for (std::size_t i = 0; i < listeners.size() && !spec; ++i)
+    if (cli.listener.empty() || listeners[i].options.name == cli.listener) spec = &listeners[(index = i)];
+  if (!spec) {
+    std::cerr << "ferry: " << (cli.listener.empty() ? "the configuration has no listener"
+                                                     : "no listener named \"" + cli.listener + "\"");
+    if (!listeners.empty()) {
+      std::cerr << " (listeners:";
+      for (const auto& l : listeners) std::cerr << " \"" << l.options.name << '"';
+      std::cerr << ')';
+    }
+    std::cerr << '\n';
+    return 2;
+  }
+  request->method = cli.method;
+  request->headers = cli.headers;
+  request->listener_port = spec->options.port;
+  try {
+    auto ex = ferry::explain_route(spec->routes, spec->options.http, *request);
+    std::cout << "listener: [" << index << ']';
+    if (!spec->options.name.empty()) std::cout << " \"" << spec->options.name << '"';
+    std::cout << " on " << spec->options.address << ':' << spec->options.port << '\n' << ex.to_string();
+    return ex.matched() ? 0 : 1;
+  } catch (const ferry::ConfigError& e) {
+    print_problems(e.problems());
+    return 2;
+  }
 }
 
 int serve(const CliOptions& cli) {
@@ -153,6 +208,7 @@ int main(int argc, char** argv) {
     }
     return validate(*cli);
   }
+  if (cli->mode == ferry_cli::Mode::explain) return explain(*cli);
   try {
     return cli->config_path.empty() ? demo(*cli) : serve(*cli);
   } catch (const std::exception& e) {  // e.g. a demo backend that cannot open its socket

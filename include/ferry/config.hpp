@@ -40,6 +40,9 @@ struct Bootstrap {
 struct LoadResult {
   std::optional<Bootstrap> bootstrap{};   ///< set only when problems is empty
   std::vector<ConfigProblem> problems{};  ///< every problem found
+  /// Things that are valid but probably not meant (routes that can never match), found
+  /// only when there are no problems. They do not stop ok().
+  std::vector<ConfigProblem> warnings{};
   bool ok() const noexcept { return problems.empty() && bootstrap.has_value(); }
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ferry/cluster.hpp>
+#include <ferry/explain.hpp>
 #include <ferry/filter.hpp>
 #include <ferry/filter_chain.hpp>
 #include <ferry/headers.hpp>

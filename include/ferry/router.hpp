@@ -142,10 +142,12 @@ struct WeightedCluster {
 };
 
 /// A route's forwarding action (Envoy's RouteAction, the subset built so far).
-/// Envoy's RetryPolicy on a route, the subset built so far. A retry happens only for a
-/// request without a body (a body is streamed, not buffered for replay), and a request that
-/// is not idempotent (POST, PATCH, ...) is retried only when it never reached an upstream
-/// (connect failure).
+/// Envoy's RetryPolicy on a route, the subset built so far. A request body is kept for
+/// replay when it has a Content-Length within the listener's per_connection_buffer_limit_bytes
+/// (it is then read completely before it goes upstream); a larger or chunked body streams and
+/// turns retries off for that request (logged). A request that is not idempotent (POST,
+/// PATCH, ...) is retried only when it never reached an upstream (connect failure), unless
+/// `retry_non_idempotent` is set.
 struct RetryPolicy {
   /// Envoy's names: "5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
   /// "retriable-status-codes".
@@ -157,6 +159,7 @@ struct RetryPolicy {
   std::vector<std::uint32_t> retriable_status_codes{};
   bool avoid_previous_hosts = false;  ///< retry_host_predicate envoy.retry_host_predicates.previous_hosts
   std::uint32_t host_selection_retry_max_attempts = 1;
+  bool retry_non_idempotent = false;  ///< ferry's own: also retry POST etc. that reached an upstream
 };
 
 struct RouteAction {

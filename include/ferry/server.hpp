@@ -7,7 +7,8 @@
 //
 // Thread safety: add_cluster/add_listener/start/run are for one controlling thread.
 // stop() and listener_port() may be called from any thread, including a signal-watching
-// thread or a filter. Several Servers may live in one process; they share nothing.
+// thread or a filter; so may update_routes() once the server has started. Several Servers
+// may live in one process; they share nothing.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,29 @@ class Server {
   void stop();
   /// Like stop() with a zero drain timeout.
   void abort();
+
+  /// Replaces the routes of listener `listener_index` (in add order) while the server runs.
+  ///
+  /// The table is validated and compiled on the calling thread against the server's
+  /// clusters; if it has problems, ConfigError lists them with their paths
+  /// (`listeners[0].virtual_hosts[1].routes[0].action.cluster: ...`) and nothing changes.
+  /// Otherwise every worker switches to the new table, each at once, between two of its
+  /// events: a request that already started routing finishes on the table it started with
+  /// (and gets its response header changes from it), every later request uses the new one.
+  /// No request fails because of a swap.
+  ///
+  /// Thread safety: callable from any thread. Before start() (then from the controlling
+  /// thread, like add_listener) it just replaces the listener's table. Once started it
+  /// returns when every worker has switched, so a request sent afterwards is routed by this
+  /// table or a later one. Called from one of this server's worker threads (a filter, a
+  /// callback posted there), it cannot wait for its own thread: it returns once the
+  /// table is compiled and handed to the workers, which switch right after. Concurrent
+  /// calls are applied in one order on every worker; the last to publish wins. After stop()
+  /// it changes nothing that serves traffic. Throws std::out_of_range for a bad index.
+  void update_routes(std::size_t listener_index, Router router);
+  /// The same for the listener named `listener_name` (ListenerOptions::name); throws
+  /// ConfigError if there is no such listener.
+  void update_routes(std::string_view listener_name, Router router);
 
   /// The bound port of listener `index` (in add order); valid after start().
   std::uint16_t listener_port(std::size_t index = 0) const;

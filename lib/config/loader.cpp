@@ -11,6 +11,7 @@
 
 #include "config/parse.hpp"
 #include "config/yaml.hpp"
+#include "router/shadow.hpp"
 #include "router/validate.hpp"
 #include "upstream/validate.hpp"
 
@@ -145,6 +146,12 @@ LoadResult load_string(std::string_view text, Format format) {
   ctx.add_checked(cross_check(parsed));
   result.problems = ctx.take();
   if (!result.problems.empty()) return result;
+  // Warnings (the config stays valid): routes that can never match.
+  for (const auto& l : parsed.listeners)
+    if (!l.route_config_canon.empty())
+      for (auto& w : router::shadow_warnings(l.spec.routes, l.route_config_canon,
+                                             [&ctx](const std::string& canon) { return ctx.spelled(canon); }))
+        result.warnings.push_back(std::move(w));
   Bootstrap bootstrap;
   for (auto& c : parsed.clusters) bootstrap.clusters.push_back(std::move(c.options));
   for (auto& l : parsed.listeners) bootstrap.listeners.push_back(std::move(l.spec));

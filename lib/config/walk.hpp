@@ -57,10 +57,10 @@ class Context {
   void remember_spelling(const Field& f);
   std::size_t count() const noexcept { return problems_.size(); }
   std::vector<ConfigProblem> take() { return std::move(problems_); }
-
- private:
+  /// `canon` as the user spelled it (for paths in warnings).
   std::string spelled(const std::string& canon) const;
 
+ private:
   std::vector<ConfigProblem> problems_;
   std::unordered_set<std::string> reported_;
   std::unordered_map<std::string, std::string> spelling_;  // canon → user path, if they differ

@@ -64,6 +64,7 @@ std::shared_ptr<const CompiledRetry> compile_retry(const RetryPolicy& policy, co
     problems.push_back({path + ".retry_back_off.max_interval", "must not be below base_interval"});
   out->retriable_status_codes = policy.retriable_status_codes;
   out->avoid_previous_hosts = policy.avoid_previous_hosts;
+  out->retry_non_idempotent = policy.retry_non_idempotent;
   out->host_selection_retry_max_attempts = std::max<std::uint32_t>(1, policy.host_selection_retry_max_attempts);
   return out;
 }

@@ -38,6 +38,7 @@ struct CompiledRetry {
   std::vector<std::uint32_t> retriable_status_codes;
   bool avoid_previous_hosts = false;
   std::uint32_t host_selection_retry_max_attempts = 1;
+  bool retry_non_idempotent = false;
 
   /// Whether the policy retries this failure (before counting attempts).
   bool retries(AttemptFailure failure, int status = 0) const noexcept;

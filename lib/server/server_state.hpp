@@ -1,7 +1,8 @@
 // What every worker reads and nobody mutates while the server runs: compiled listeners
-// (route tables, filter factories), cluster descriptions, the logger.
+// (filter factories, initial route tables), cluster descriptions, the logger.
 //
-// Thread safety: built on the control thread before the workers start; read-only after.
+// Thread safety: built on the control thread before the workers start; read-only after,
+// except ListenerRuntime::routes (see there).
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -21,7 +22,11 @@ namespace ferry::server {
 struct ListenerRuntime {
   ListenerOptions options;
   std::vector<FilterFactory> filters;
+  /// The listener's latest route table. Workers copy it when they are constructed and get
+  /// later tables by post() (Worker::publish_routes); once the server has started, only
+  /// Server::update_routes touches it, under the server's mutex. Streams never read it.
   std::shared_ptr<const router::RouteTable> routes;
+  std::size_t index = 0;  ///< position in ServerState::listeners
   boost::asio::ip::tcp::endpoint endpoint;  ///< bound endpoint (real port once bound)
 };
 

@@ -31,6 +31,8 @@ Worker::Worker(const ServerState& state, unsigned index)
       housekeeping_timer_(io_) {
   clusters_.reserve(state.clusters.size());
   for (const auto& info : state.clusters) clusters_.emplace_back(info, random_.next());
+  routes_.reserve(state.listeners.size());
+  for (const auto& l : state.listeners) routes_.push_back(std::make_unique<RouteSnapshot>(l->routes));
 }
 
 Worker::~Worker() { join(); }
@@ -85,6 +87,23 @@ asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, con
     // The completion handler owns the session, so no extra coroutine frame is needed
     // just to hold it.
     asio::co_spawn(io_, raw->run(), [s = std::move(s)](std::exception_ptr) {});
+  }
+}
+
+void Worker::publish_routes(std::size_t listener, std::shared_ptr<const router::RouteTable> table) {
+  auto& slot = routes_[listener];
+  slot->current = false;
+  // Streams routing with the old table keep it until they end; otherwise it goes now.
+  if (slot->streams != 0) retired_routes_.push_back(std::move(slot));
+  slot = std::make_unique<RouteSnapshot>(std::move(table));
+}
+
+void Worker::drop_retired_routes(RouteSnapshot& snapshot) noexcept {
+  for (auto& r : retired_routes_) {
+    if (r.get() != &snapshot) continue;
+    std::swap(r, retired_routes_.back());
+    retired_routes_.pop_back();  // frees the snapshot (and the table, if no other worker holds it)
+    return;
   }
 }
 

@@ -29,6 +29,17 @@ namespace ferry::server {
 
 namespace asio = boost::asio;
 
+/// One route table of one listener as this worker holds it, with the number of this
+/// worker's streams that route with it. Worker-thread only, so the count is a plain integer.
+struct RouteSnapshot {
+  explicit RouteSnapshot(std::shared_ptr<const router::RouteTable> t) noexcept : table(std::move(t)) {}
+  std::shared_ptr<const router::RouteTable> table;
+  std::size_t streams = 0;  ///< streams that took it and have not ended
+  bool current = true;      ///< false once a newer table replaced it
+};
+
+class RouteLease;
+
 class Worker {
  public:
   Worker(const ServerState& state, unsigned index);
@@ -48,6 +59,16 @@ class Worker {
   detail::Random& random() noexcept { return random_; }
   bool draining() const noexcept { return draining_; }
 
+  /// Live routing (RCU, per worker). Server::update_routes compiles a table on its own
+  /// thread and posts it to every worker; publish_routes() (worker thread) makes it the
+  /// listener's current snapshot. A stream takes a RouteLease on the current snapshot when
+  /// it starts routing and routes with that table until it ends, whatever is published
+  /// meanwhile (its Decision points into the table). The worker keeps a replaced snapshot
+  /// in `retired_routes_` while leases on it remain and frees it when the last one ends. A
+  /// lease costs an increment and a decrement of a worker-local integer: no atomic
+  /// reference count, no allocation, no lock per request.
+  void publish_routes(std::size_t listener, std::shared_ptr<const router::RouteTable> table);
+
   std::unique_ptr<session::StreamBuffers> acquire_buffers();
   void release_buffers(std::unique_ptr<session::StreamBuffers> buffers);
 
@@ -55,6 +76,10 @@ class Worker {
   void remove_session(session::Session* s) noexcept;
 
  private:
+  friend class RouteLease;
+  /// Frees a replaced snapshot whose last lease ended.
+  void drop_retired_routes(RouteSnapshot& snapshot) noexcept;
+
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, const ListenerRuntime& listener);
   void begin_drain(Duration drain_timeout);
   void finish_if_drained();
@@ -63,6 +88,10 @@ class Worker {
 
   const ServerState& state_;
   unsigned index_;
+  // Declared before io_ so that they outlive any coroutine frame (and its RouteLease) that
+  // io_ destroys.
+  std::vector<std::unique_ptr<RouteSnapshot>> routes_;          ///< current, per listener
+  std::vector<std::unique_ptr<RouteSnapshot>> retired_routes_;  ///< replaced, still leased
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
@@ -77,6 +106,27 @@ class Worker {
   asio::steady_timer drain_timer_;
   asio::steady_timer housekeeping_timer_;
   std::thread thread_;
+};
+
+/// A stream's hold on its listener's route table, taken once when the stream starts
+/// routing (see Worker::publish_routes). Worker thread only; not copyable or movable.
+class RouteLease {
+ public:
+  RouteLease(Worker& worker, std::size_t listener) noexcept
+      : worker_(worker), snapshot_(*worker.routes_[listener]) {
+    ++snapshot_.streams;
+  }
+  ~RouteLease() {
+    if (--snapshot_.streams == 0 && !snapshot_.current) worker_.drop_retired_routes(snapshot_);
+  }
+  RouteLease(const RouteLease&) = delete;
+  RouteLease& operator=(const RouteLease&) = delete;
+
+  const router::RouteTable& table() const noexcept { return *snapshot_.table; }
+
+ private:
+  Worker& worker_;
+  RouteSnapshot& snapshot_;
 };
 
 }  // namespace ferry::server

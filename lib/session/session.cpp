@@ -123,7 +123,8 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   request_id_ = cluster_name_ = details_ = {};
   route_decision_ = {};
   filters_run_ = 0;
-  response_started_ = request_complete_ = route_timer_started_ = false;
+  response_started_ = request_complete_ = route_timer_started_ = body_buffered_ = false;
+  replay_body_ = {};
   clear_attempt_deadline();
 
   codec::RequestDecoder dec(b.req, b.pieces, http_.max_request_headers_kb * 1024, http_.max_headers_count);
@@ -146,7 +147,10 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   if (!run_request_header_filters(end_stream))
     co_return co_await local_reply(local_status_, local_body_, kNoFlags, "filter_local_reply");
 
-  decision = router::decide(*listener_.routes, b.req, down, b.arena);
+  // The stream routes with the worker's current table and holds it until the stream ends
+  // (the decision points into it), even if a newer table is published meanwhile.
+  const server::RouteLease routes(worker_, listener_.index);
+  decision = router::decide(routes.table(), b.req, down, b.arena);
   if (!decision.forward())
     co_return co_await local_reply(decision.status, decision.body, decision.flags, decision.details);
   co_return co_await forward(dec, *decision.route);

@@ -93,12 +93,15 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   asio::awaitable<bool> connect_upstream(upstream::HostPool& host, Duration connect_timeout);
   enum class SendResult : std::uint8_t { sent, upstream_failed, upstream_failed_retryable, downstream_failed, bad_request };
   asio::awaitable<SendResult> send_request(codec::RequestDecoder& dec);
+  /// Reads the rest of a Content-Length body into the arena so that it can be sent again.
+  asio::awaitable<SendResult> buffer_request_body(codec::RequestDecoder& dec);
   asio::awaitable<Outcome> send_failed(SendResult result, codec::RequestDecoder& dec);
   asio::awaitable<Outcome> timeout_reply();
   asio::awaitable<Outcome> relay_response(codec::RequestDecoder& dec, const router::CompiledRoute& route,
                                           const router::CompiledRetry* retry, Attempt& attempt);
   upstream::HostPool* pick_host(upstream::WorkerCluster& cluster, const router::CompiledRetry* retry,
                                 std::span<upstream::HostPool* const> tried);
+  void log_retries_off(const codec::HeadInfo& info, std::uint32_t limit) const;
   asio::awaitable<bool> back_off(const router::CompiledRetry& retry, std::uint32_t retry_number);
   asio::awaitable<Outcome> stream_response_body(codec::ResponseDecoder& rdec, codec::Framing framing,
                                                 bool dechunk);
@@ -146,6 +149,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Clock::time_point attempt_deadline_{};
   Timeout attempt_kind_ = Timeout::none;
   bool route_timer_started_ = false;  ///< the route timeout runs once per stream, over all attempts
+  bool body_buffered_ = false;        ///< the request body is in replay_body_, not streamed
+  std::string_view replay_body_;
   Timeout fired_ = Timeout::none;
   bool idle_ = true;
   bool park_requested_ = false;

@@ -3,6 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cstring>
+
 #include "session/session.hpp"
 
 namespace ferry::session {
@@ -29,10 +31,19 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
   // Only a request without a body can go out again (bodies stream, they are not kept), and
   // one that is not idempotent only if it never reached an upstream.
   const router::CompiledRetry* policy = route.retry.get();
-  const bool replayable = dec.is_done();
-  const bool idempotent = router::is_idempotent(bufs_->req.method());
-  if (policy && !replayable)
-    FERRY_LOG(worker_.state().log, debug, "retries off for this request: its body is streamed, not buffered");
+  bool replayable = dec.is_done();
+  if (policy && !replayable) {
+    const auto& info = dec.info();
+    auto limit = listener_.options.per_connection_buffer_limit_bytes;
+    if (info.has_content_length && info.content_length <= limit) {
+      auto kept = co_await buffer_request_body(dec);
+      if (kept != SendResult::sent) co_return co_await send_failed(kept, dec);
+      replayable = true;
+    } else {
+      log_retries_off(info, limit);
+    }
+  }
+  const bool idempotent = router::is_idempotent(bufs_->req.method()) || (policy && policy->retry_non_idempotent);
   std::array<upstream::HostPool*, 8> tried{};
   std::uint32_t retries = 0;
   bool stale_resend = false;
@@ -71,6 +82,14 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
     if (!attempt.retry) co_return outcome;
     if (!co_await back_off(*policy, ++retries)) co_return co_await timeout_reply();
   }
+}
+
+void Session::log_retries_off(const codec::HeadInfo& info, std::uint32_t limit) const {
+  // Outside the coroutine: g++ 12 misreports string temporaries in coroutine frames.
+  FERRY_LOG(worker_.state().log, info,
+            "retries off for this request: its body is streamed, not buffered ("
+                << (info.chunked ? std::string("chunked") : std::to_string(info.content_length) + " bytes")
+                << ", replay limit " << limit << " bytes)");
 }
 
 upstream::HostPool* Session::pick_host(upstream::WorkerCluster& cluster, const router::CompiledRetry* retry,
@@ -115,9 +134,46 @@ asio::awaitable<bool> Session::connect_upstream(upstream::HostPool& host, Durati
   co_return true;
 }
 
+asio::awaitable<Session::SendResult> Session::buffer_request_body(codec::RequestDecoder& dec) {
+  auto& b = *bufs_;
+  auto size = std::size_t(dec.info().content_length);
+  char* body = b.arena.allocate(size);
+  std::size_t have = 0;
+  while (!dec.is_done()) {
+    if (b.in.empty() && co_await read_some(down_, b.in)) co_return SendResult::downstream_failed;
+    error_code ec;
+    auto used = dec.feed(b.in.data(), b.in.size(), ec);
+    if (ec && ec != need_more) co_return SendResult::bad_request;
+    if (!run_request_body_filters(dec.is_done())) co_return SendResult::bad_request;
+    for (auto piece : b.pieces) {
+      std::memcpy(body + have, piece.data(), piece.size());
+      have += piece.size();
+    }
+    b.in.consume(used);
+  }
+  replay_body_ = {body, have};
+  body_buffered_ = true;
+  co_return SendResult::sent;
+}
+
 asio::awaitable<Session::SendResult> Session::send_request(codec::RequestDecoder& dec) {
   auto& b = *bufs_;
   const auto& info = dec.info();
+  if (body_buffered_) {
+    // A kept body goes out whole with the head, on every attempt.
+    b.out.clear();
+    codec::append_request_head(b.out, b.req, codec::Framing::content_length);
+    std::array<asio::const_buffer, 2> bufs{asio::const_buffer(b.out.data(), b.out.size()),
+                                           asio::const_buffer(replay_body_.data(), replay_body_.size())};
+    std::span<asio::const_buffer> pending(bufs);
+    error_code wec;
+    if (!write_now(up_->sock, pending, wec)) wec = co_await write_all(up_->sock, pending);
+    if (wec) co_return fired_ != Timeout::none ? SendResult::downstream_failed
+                       : up_->reused           ? SendResult::upstream_failed_retryable
+                                               : SendResult::upstream_failed;
+    request_complete_ = true;
+    co_return SendResult::sent;
+  }
   codec::Framing framing = dec.is_done()
                                ? (info.has_content_length ? codec::Framing::content_length : codec::Framing::none)
                                : (info.chunked ? codec::Framing::chunked : codec::Framing::content_length);
@@ -227,7 +283,8 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     if (auto rec = after_read(ub, rec0, rn)) {
       // Nothing received on a reused connection for a bodiless request: the upstream
       // closed it while idle, so the request can safely go out again on a fresh one.
-      bool stale = ub.empty() && up_->reused && dec.info().content_length == 0 && !dec.info().chunked;
+      bool resendable = body_buffered_ || (dec.info().content_length == 0 && !dec.info().chunked);
+      bool stale = ub.empty() && up_->reused && resendable;
       finish_upstream(false);
       ub.consume(ub.size());
       if (fired_ == Timeout::per_try && retry && retry->retries(router::AttemptFailure::timeout)) {

@@ -108,7 +108,32 @@ TEST_CASE("a per-try timeout moves the request to a faster host", "[integration]
   }
 }
 
-TEST_CASE("a request with a body is not retried, and the log says why", "[integration][retry]") {
+TEST_CASE("a small PUT body is kept and sent again on each attempt", "[integration][retry]") {
+  std::atomic<int> calls{0};
+  std::mutex m;
+  std::vector<std::string> bodies;
+  FakeUpstream up([&](const SeenRequest& r) {
+    {
+      std::lock_guard lock(m);
+      bodies.push_back(r.body);
+    }
+    return ++calls <= 2 ? FakeResponse{503, {}, "busy"} : FakeResponse{200, {}, "stored"};
+  });
+  RetryPolicy p;
+  p.retry_on = {"5xx"};
+  p.num_retries = 2;
+  Proxy proxy({cluster_to("backend", {up.port()})}, retrying("backend", p));
+  TestClient c(proxy.port());
+  std::string body(20000, 'p');
+  auto r = c.request("PUT", "/doc", {}, body);
+  CHECK(r.status == 200);
+  CHECK(calls == 3);
+  std::lock_guard lock(m);
+  for (const auto& b : bodies) CHECK(b == body);
+}
+
+TEST_CASE("a POST that reached an upstream is not retried unless the policy says so",
+          "[integration][retry]") {
   std::atomic<int> calls{0};
   FakeUpstream up([&](const SeenRequest&) {
     ++calls;
@@ -116,10 +141,36 @@ TEST_CASE("a request with a body is not retried, and the log says why", "[integr
   });
   RetryPolicy p;
   p.retry_on = {"5xx"};
+  p.num_retries = 2;
+  SECTION("by default") {
+    Proxy proxy({cluster_to("backend", {up.port()})}, retrying("backend", p));
+    TestClient c(proxy.port());
+    CHECK(c.request("POST", "/", {}, "payload").status == 503);
+    CHECK(calls == 1);
+  }
+  SECTION("with retry_non_idempotent") {
+    p.retry_non_idempotent = true;
+    Proxy proxy({cluster_to("backend", {up.port()})}, retrying("backend", p));
+    TestClient c(proxy.port());
+    CHECK(c.request("POST", "/", {}, "payload").status == 503);
+    CHECK(calls == 3);
+  }
+}
+
+TEST_CASE("a body beyond the replay limit is streamed, not retried, and the log says why",
+          "[integration][retry]") {
+  std::atomic<int> calls{0};
+  FakeUpstream up([&](const SeenRequest& r) {
+    ++calls;
+    return FakeResponse{503, {}, std::to_string(r.body_size)};
+  });
+  RetryPolicy p;
+  p.retry_on = {"5xx"};
   p.num_retries = 3;
+  p.retry_non_idempotent = true;
   std::mutex m;
   std::vector<std::string> lines;
-  ServerOptions opts{.workers = 1, .log_level = LogLevel::debug};
+  ServerOptions opts{.workers = 1, .log_level = LogLevel::info};
   opts.log_sink = [&](LogLevel, std::string_view line) {
     std::lock_guard lock(m);
     lines.emplace_back(line);
@@ -127,17 +178,20 @@ TEST_CASE("a request with a body is not retried, and the log says why", "[integr
   Server server(opts);
   server.add_cluster(cluster_to("backend", {up.port()}));
   ListenerOptions lo;
+  lo.per_connection_buffer_limit_bytes = 32 * 1024;
   server.add_listener(Listener(lo, FilterChain{}.terminate(retrying("backend", p))));
   server.start();
   TestClient c(server.listener_port());
-  auto r = c.request("POST", "/", {}, "payload");
+  auto r = c.request("POST", "/", {}, std::string(40000, 'x'));
   CHECK(r.status == 503);
+  CHECK(r.body == "40000");
   CHECK(calls == 1);
   server.stop();
   server.wait();
   std::lock_guard lock(m);
   bool said = std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
-    return l.find("body is streamed") != std::string::npos;
+    return l.find("retries off for this request") != std::string::npos &&
+           l.find("40000 bytes, replay limit 32768 bytes") != std::string::npos;
   });
   CHECK(said);
 }

@@ -69,7 +69,7 @@ TEST_CASE("validate: forwarding rewrites", "[router][validate]") {
   CHECK(p.size() == 4);
 }
 
-TEST_CASE("validate: one action per route; redirects and direct responses", "[router][validate]") {
+TEST_CASE("validate: one action per route, redirects and direct responses", "[router][validate]") {
   Router r;
   auto vh = r.virtual_host("*");
   auto both = vh.route(match::prefix("/both"));
