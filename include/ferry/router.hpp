@@ -2,7 +2,8 @@
 //
 // The option structs are the one typed model: the code builder below and the JSON/YAML
 // loader (ferry/config.hpp) both produce them. The Server compiles them into an immutable
-// route table (regexes compiled, cluster names resolved) when it starts.
+// route table (regexes compiled, cluster names resolved) when a listener is added, and again
+// for each Server::update_routes() while it runs.
 //
 // Thread safety: plain values; build on one thread, then hand over.
 #pragma once
