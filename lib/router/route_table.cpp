@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "router/compile.hpp"
+#include "router/route_index.hpp"
 #include "router/validate.hpp"
 
 namespace ferry::router {
@@ -100,6 +101,14 @@ const CompiledRoute* CompiledVirtualHost::match(std::string_view path) const {
 }
 
 const CompiledRoute* CompiledVirtualHost::match(const RequestFacts& facts) const {
+  if (index) {
+    auto i = index->first_match(routes, facts);
+    return i == RouteIndex::npos ? nullptr : &routes[i];
+  }
+  return match_linear(facts);
+}
+
+const CompiledRoute* CompiledVirtualHost::match_linear(const RequestFacts& facts) const {
   for (const auto& r : routes)
     if (r.matches(facts)) return &r;
   return nullptr;
@@ -120,7 +129,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(
     const auto& vh = config.virtual_hosts[v];
     auto vpath = join_path(path_prefix, "virtual_hosts[" + std::to_string(v) + "]");
     auto vhost_level = compile_mutations(vh.header_mutations);
-    CompiledVirtualHost cvh{vh.name, {}};
+    CompiledVirtualHost cvh;
+    cvh.name = vh.name;
     for (std::size_t r = 0; r < vh.routes.size(); ++r) {
       CompiledRoute cr;
       if (!compile_route(vh.routes[r], cluster_index, vpath + ".routes[" + std::to_string(r) + "]", cr,
@@ -132,6 +142,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(
       add_mutation_level(cr, global);
       cvh.routes.push_back(std::move(cr));
     }
+    cvh.index = RouteIndex::build(cvh.routes);
     auto idx = std::uint32_t(table->vhosts_.size());
     table->vhosts_.push_back(std::move(cvh));
     for (const auto& d : vh.domains) {

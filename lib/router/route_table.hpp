@@ -58,6 +58,7 @@ struct LevelMutations {
 };
 
 struct CompiledRetry;
+class RouteIndex;
 
 struct CompiledRoute {
   enum class Action : std::uint8_t { forward, redirect, direct_response };
@@ -105,12 +106,16 @@ struct CompiledRoute {
 struct CompiledVirtualHost {
   std::string name;
   std::vector<CompiledRoute> routes;
+  /// Finds the first match without a linear scan; null for small tables (see RouteIndex).
+  std::shared_ptr<const RouteIndex> index;
 
   /// First route whose path criterion matches, or nullptr (ignores header and query
   /// matchers).
   const CompiledRoute* match(std::string_view path) const;
-  /// First route whose criteria all match, or nullptr.
+  /// First route whose criteria all match, or nullptr (through `index` when there is one).
   const CompiledRoute* match(const RequestFacts& facts) const;
+  /// The same by a plain scan in configuration order: the reference `match` must agree with.
+  const CompiledRoute* match_linear(const RequestFacts& facts) const;
 };
 
 class RouteTable {
