@@ -1,6 +1,9 @@
-// Cluster (STATIC, ROUND_ROBIN) → ClusterOptions. Endpoint rules shared with the code API
+// Cluster (STATIC; lb_policy and its *_lb_config blocks) → ClusterOptions. Endpoint rules shared with the code API
 // (numeric address, port, weight) are left to validate_cluster.
+#include <cmath>
 #include <limits>
+
+#include "upstream/lb/load_balancer.hpp"
 
 #include "config/parse.hpp"
 
@@ -15,7 +18,8 @@ constexpr std::string_view kHttpOptionsType =
 
 constexpr std::string_view kClusterFields[] = {
     "name", "type", "connect_timeout", "lb_policy", "load_assignment",
-    "max_requests_per_connection", "typed_extension_protocol_options"};
+    "max_requests_per_connection", "typed_extension_protocol_options", "least_request_lb_config",
+    "ring_hash_lb_config", "maglev_lb_config"};
 constexpr std::string_view kClusterNotYet[] = {
     "transport_socket_matches", "cluster_type", "eds_cluster_config",
     "per_connection_buffer_limit_bytes", "circuit_breakers", "upstream_http_protocol_options",
@@ -23,8 +27,8 @@ constexpr std::string_view kClusterNotYet[] = {
     "dns_refresh_rate", "dns_failure_refresh_rate", "dns_jitter", "respect_dns_ttl",
     "dns_lookup_family", "dns_resolvers", "use_tcp_for_dns_lookups", "dns_resolution_config",
     "typed_dns_resolver_config", "wait_for_warm_on_init", "outlier_detection", "cleanup_interval",
-    "upstream_bind_config", "lb_subset_config", "ring_hash_lb_config", "maglev_lb_config",
-    "original_dst_lb_config", "least_request_lb_config", "round_robin_lb_config",
+    "upstream_bind_config", "lb_subset_config",
+    "original_dst_lb_config", "round_robin_lb_config",
     "common_lb_config", "transport_socket", "metadata", "protocol_selection",
     "upstream_connection_options", "close_connections_on_host_health_failure",
     "ignore_health_on_host_removal", "filters", "load_balancing_policy", "lrs_server",
@@ -35,11 +39,31 @@ constexpr EnumValue kClusterTypes[] = {{"STATIC", 0, true},
                                        {"LOGICAL_DNS", 2, false},
                                        {"EDS", 3, false},
                                        {"ORIGINAL_DST", 4, false}};
+// PEAK_EWMA is ferry's own value, not in Envoy's enum (Envoy rejects it): response-time
+// aware balancing (see PeakEwmaOptions). It is meant to be written by name; its number is
+// one no Envoy config uses.
+constexpr int kPeakEwmaNumber = std::numeric_limits<int>::min();
 constexpr EnumValue kLbPolicies[] = {
-    {"ROUND_ROBIN", 0, true},     {"LEAST_REQUEST", 1, false},
-    {"RING_HASH", 2, false},      {"RANDOM", 3, false},
-    {"MAGLEV", 5, false},         {"CLUSTER_PROVIDED", 6, false},
-    {"LOAD_BALANCING_POLICY_CONFIG", 7, false}};
+    {"ROUND_ROBIN", 0, true},     {"LEAST_REQUEST", 1, true},
+    {"RING_HASH", 2, true},       {"RANDOM", 3, true},
+    {"MAGLEV", 5, true},          {"CLUSTER_PROVIDED", 6, false},
+    {"LOAD_BALANCING_POLICY_CONFIG", 7, false}, {"PEAK_EWMA", kPeakEwmaNumber, true}};
+
+constexpr std::string_view kLeastRequestFields[] = {"choice_count", "active_request_bias"};
+constexpr std::string_view kLeastRequestNotYet[] = {"slow_start_config", "locality_lb_config",
+                                                    "enable_full_scan", "selection_method"};
+constexpr std::string_view kRuntimeDoubleFields[] = {"default_value", "runtime_key"};
+constexpr std::string_view kRingHashFields[] = {"minimum_ring_size", "maximum_ring_size",
+                                                "hash_function"};
+constexpr std::string_view kRingHashNotYet[] = {"use_hostname_for_hashing", "hash_balance_factor",
+                                                "consistent_hashing_lb_config",
+                                                "locality_weighted_lb_config"};
+constexpr EnumValue kHashFunctions[] = {{"XX_HASH", 0, true}, {"MURMUR_HASH_2", 1, false}};
+constexpr std::string_view kMaglevFields[] = {"table_size"};
+constexpr std::string_view kMaglevNotYet[] = {"consistent_hashing_lb_config",
+                                              "locality_weighted_lb_config"};
+constexpr std::uint64_t kMaxRingSize = 8388608;
+constexpr std::uint64_t kMaxMaglevTable = 5000011;
 
 constexpr std::string_view kAssignmentFields[] = {"cluster_name", "endpoints"};
 constexpr std::string_view kAssignmentNotYet[] = {"named_endpoints", "policy"};
@@ -99,6 +123,68 @@ void parse_load_assignment(Context& ctx, const Field& f, ParsedCluster& out) {
   for_each(ctx, o.get("endpoints"), [&](const Field& item) { parse_locality(ctx, item, out); });
 }
 
+// --- load balancer configs --------------------------------------------------------------
+
+LbPolicy to_policy(std::string_view name) {
+  if (name == "LEAST_REQUEST") return LbPolicy::least_request;
+  if (name == "RANDOM") return LbPolicy::random;
+  if (name == "RING_HASH") return LbPolicy::ring_hash;
+  if (name == "MAGLEV") return LbPolicy::maglev;
+  if (name == "PEAK_EWMA") return LbPolicy::peak_ewma;
+  return LbPolicy::round_robin;
+}
+
+// config.core.v3.RuntimeDouble: default_value is used; runtime_key is accepted (no runtime).
+// Only non-negative values are wanted here (active_request_bias).
+std::optional<double> read_runtime_double(Context& ctx, const Field& f) {
+  Object o(ctx, f, {kRuntimeDoubleFields});
+  if (!o.ok()) return std::nullopt;
+  read_string(ctx, o.get("runtime_key"));
+  Field v = o.get("default_value");
+  if (!v) return std::nullopt;
+  if (!v.value->is_number()) {
+    ctx.problem(v, "expected a number");
+    return std::nullopt;
+  }
+  auto d = v.value->get<double>();
+  if (!std::isfinite(d) || d < 0) {
+    ctx.problem(v, "must be a number >= 0");
+    return std::nullopt;
+  }
+  return d;
+}
+
+void parse_least_request(Context& ctx, const Field& f, LeastRequestOptions& out) {
+  Object o(ctx, f, {kLeastRequestFields, kLeastRequestNotYet});
+  if (!o.ok()) return;
+  set_if(read_uint(ctx, o.get("choice_count"), 2, kMaxU32), out.choice_count);
+  set_if(read_runtime_double(ctx, o.get("active_request_bias")), out.active_request_bias);
+}
+
+void parse_ring_hash(Context& ctx, const Field& f, RingHashOptions& out) {
+  Object o(ctx, f, {kRingHashFields, kRingHashNotYet});
+  if (!o.ok()) return;
+  read_enum(ctx, o.get("hash_function"), kHashFunctions);
+  auto min = read_uint(ctx, o.get("minimum_ring_size"), 1, kMaxRingSize);
+  auto max = read_uint(ctx, o.get("maximum_ring_size"), 1, kMaxRingSize);
+  set_if(min, out.minimum_ring_size);
+  set_if(max, out.maximum_ring_size);
+  if (out.minimum_ring_size > out.maximum_ring_size)
+    ctx.problem(min ? o.get("minimum_ring_size") : o.get("maximum_ring_size"),
+                "minimum_ring_size (" + std::to_string(out.minimum_ring_size) +
+                    ") must not exceed maximum_ring_size (" + std::to_string(out.maximum_ring_size) + ")");
+}
+
+void parse_maglev(Context& ctx, const Field& f, MaglevOptions& out) {
+  Object o(ctx, f, {kMaglevFields, kMaglevNotYet});
+  if (!o.ok()) return;
+  auto size = read_uint(ctx, o.get("table_size"), 1, kMaxMaglevTable);
+  if (!size) return;
+  if (!upstream::is_prime(*size))
+    return ctx.problem(o.get("table_size"), std::to_string(*size) + " is not a prime number");
+  out.table_size = *size;
+}
+
 // --- typed_extension_protocol_options ---------------------------------------------------
 
 void parse_explicit_http_config(Context& ctx, const Field& f) {
@@ -149,7 +235,11 @@ ParsedCluster parse_cluster(Context& ctx, const Field& f) {
   auto& cluster = out.options;
   set_if(read_string(ctx, o.get("name")), cluster.name);
   read_enum(ctx, o.get("type"), kClusterTypes);
-  read_enum(ctx, o.get("lb_policy"), kLbPolicies);
+  if (auto policy = read_enum(ctx, o.get("lb_policy"), kLbPolicies)) cluster.lb_policy = to_policy(*policy);
+  // Like Envoy, a block for another policy than the chosen one is checked, then unused.
+  parse_least_request(ctx, o.get("least_request_lb_config"), cluster.least_request);
+  parse_ring_hash(ctx, o.get("ring_hash_lb_config"), cluster.ring_hash);
+  parse_maglev(ctx, o.get("maglev_lb_config"), cluster.maglev);
   set_if(read_duration(ctx, o.get("connect_timeout")), cluster.connect_timeout);
   set_if(read_uint(ctx, o.get("max_requests_per_connection"), 0, kMaxU32),
          cluster.max_requests_per_connection);

@@ -53,6 +53,7 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
     auto* host = pick_host(cluster, policy, std::span(tried.data(), std::min<std::size_t>(retries, tried.size())));
     if (!host) co_return co_await local_reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
     if (retries < tried.size()) tried[retries] = host;
+    upstream::AttemptLoad load(cluster, *host);  // active count and latency sample, per attempt
     up_ = host->take();
     if (!up_ && !co_await connect_upstream(*host, cluster.info().options.connect_timeout)) {
       if (fired_ != Timeout::none && fired_ != Timeout::connect) co_return co_await timeout_reply();

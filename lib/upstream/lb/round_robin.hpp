@@ -10,14 +10,18 @@
 #include <queue>
 #include <vector>
 
+#include "upstream/lb/load_balancer.hpp"
+
 namespace ferry::upstream {
 
-class RoundRobinLb {
+class RoundRobinLb final : public LoadBalancer {
  public:
   RoundRobinLb(std::vector<std::uint32_t> weights, std::uint64_t seed);
 
-  /// Index of the next host; the set must not be empty.
+  /// Index of the next host; the set must not be empty. WorkerCluster calls this one
+  /// directly (no virtual call on the default policy).
   std::size_t pick();
+  std::size_t pick(const LbContext&) override { return pick(); }
   std::size_t size() const noexcept { return weights_.size(); }
 
  private:

@@ -65,13 +65,13 @@ TEST_CASE("config: known Envoy features ferry lacks are reported as not supporte
   auto p = problems_of(bootstrap(
       R"([{"match": {"path": "/old"}, "filter_action": {}},
           {"match": {"prefix": "/"}, "route": {"cluster": "a", "hash_policy": []}}])",
-      cluster_with(R"(, "type": "STRICT_DNS", "lb_policy": "LEAST_REQUEST")"),
+      cluster_with(R"(, "type": "STRICT_DNS", "lb_policy": "CLUSTER_PROVIDED")"),
       R"(, "codec_type": "HTTP2", "access_log": [])",
       R"(, "admin": {"address": {}}, "layered_runtime": {})"));
   REQUIRE_PROBLEM(p, "admin: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, "layered_runtime: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kCluster0 + ".type: \"STRICT_DNS\" is not supported yet (see docs/ROADMAP.md)");
-  REQUIRE_PROBLEM(p, kCluster0 + ".lb_policy: \"LEAST_REQUEST\" is not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kCluster0 + ".lb_policy: \"CLUSTER_PROVIDED\" is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kHcm + ".codec_type: \"HTTP2\" is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kHcm + ".access_log: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kRoutes + "[0].filter_action: not supported yet (see docs/ROADMAP.md)");
