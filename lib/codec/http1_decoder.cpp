@@ -1,4 +1,5 @@
 #include "codec/http1_decoder.hpp"
+#include "common/ascii.hpp"
 
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
@@ -7,7 +8,8 @@ namespace ferry::codec {
 
 namespace {
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+using detail::lower;
+
 
 inline bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
   if (s.size() < prefix.size()) return false;

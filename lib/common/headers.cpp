@@ -1,4 +1,5 @@
 #include <ferry/headers.hpp>
+#include "common/ascii.hpp"
 
 #include <algorithm>
 
@@ -7,7 +8,8 @@
 namespace ferry {
 
 namespace {
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+
+using detail::lower;
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

@@ -1,4 +1,5 @@
 #include "router/compile.hpp"
+#include "common/ascii.hpp"
 #include "router/retry.hpp"
 
 #include <re2/re2.h>
@@ -7,13 +8,10 @@ namespace ferry::router {
 
 namespace {
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+using detail::lower;
+using detail::to_lower;
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
+
 
 // Validation already checked regexes; a failure here is reported all the same.
 std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, const std::string& path,

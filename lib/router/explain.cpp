@@ -3,6 +3,7 @@
 // find_virtual_host, decide, apply_response_headers), and around them asks each route's
 // compiled matchers why it did not match. What it reports as taken is what decide() took.
 #include <ferry/explain.hpp>
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -20,15 +21,12 @@ namespace ferry {
 
 namespace {
 
+using detail::lower;
+using detail::to_lower;
+
 using router::CompiledRoute;
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 

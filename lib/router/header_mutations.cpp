@@ -1,4 +1,5 @@
 #include "router/header_mutations.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -11,13 +12,10 @@ namespace ferry::router {
 
 namespace {
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+using detail::lower;
+using detail::to_lower;
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
+
 
 // Envoy commands ferry knows but does not format yet: reported as such, not as unknown.
 constexpr std::string_view kNotYetCommands[] = {

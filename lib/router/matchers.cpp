@@ -1,4 +1,5 @@
 #include "router/matchers.hpp"
+#include "common/ascii.hpp"
 
 #include <re2/re2.h>
 
@@ -11,13 +12,10 @@ namespace ferry::router {
 
 namespace {
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+using detail::lower;
+using detail::to_lower;
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
+
 
 // `pattern` is already lower-cased.
 bool iequal_at(std::string_view s, std::size_t at, std::string_view pattern) noexcept {

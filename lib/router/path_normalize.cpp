@@ -1,4 +1,5 @@
 #include "router/path_normalize.hpp"
+#include "common/ascii.hpp"
 
 #include <cstring>
 
@@ -6,12 +7,13 @@ namespace ferry::router {
 
 namespace {
 
+using detail::lower;
+
 std::size_t path_end(std::string_view p) noexcept {
   auto q = p.find('?');
   return q == std::string_view::npos ? p.size() : q;
 }
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
 
 // "%2f"/"%5c" at p[i] (case-insensitive hex): the character it stands for, or 0.
 char escaped_slash_at(std::string_view p, std::size_t i) noexcept {

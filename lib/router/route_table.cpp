@@ -1,4 +1,5 @@
 #include "router/route_table.hpp"
+#include "common/ascii.hpp"
 
 #include <re2/re2.h>
 
@@ -12,13 +13,10 @@ namespace ferry::router {
 
 namespace {
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+using detail::lower;
+using detail::to_lower;
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
+
 
 bool starts_with(std::string_view s, std::string_view prefix, bool case_sensitive) {
   if (s.size() < prefix.size()) return false;

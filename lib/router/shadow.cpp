@@ -15,6 +15,7 @@
 // the path with its query, path the path without it, path_separated_prefix the value
 // followed by '/', '?', '#' or the end.
 #include "router/shadow.hpp"
+#include "common/ascii.hpp"
 
 #include <re2/re2.h>
 
@@ -26,9 +27,10 @@ namespace ferry::router {
 
 namespace {
 
+using detail::lower;
+
 using Kind = PathMatch::Kind;
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
 
 bool has_letters(std::string_view s) noexcept {
   for (char c : s)

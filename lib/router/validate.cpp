@@ -2,6 +2,7 @@
 // code API and the config loader (Envoy's rules: route_components.proto and
 // source/common/router/config_impl.cc).
 #include "router/validate.hpp"
+#include "common/ascii.hpp"
 
 #include "router/validate_parts.hpp"
 
@@ -15,6 +16,8 @@
 namespace ferry::router {
 
 namespace {
+
+using detail::to_lower;
 
 // Where the fields of a route live, relative to the route, in each path style.
 struct FieldNames {
@@ -35,12 +38,6 @@ std::string indexed(std::string_view name, std::size_t i) {
   return std::string(name) + "[" + std::to_string(i) + "]";
 }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return char(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-  return out;
-}
 
 // The field holding a match's value: code names the member, Envoy names the oneof case.
 std::string_view match_field(const PathMatch& m, PathStyle style) {
