@@ -132,6 +132,15 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   // Headers that did not arrive in time get 408 (when something arrived at all).
   if (fired_ != Timeout::none) co_return co_await timeout_reply();
   if (closing_) co_return Outcome::close;
+  if (hard_kind_ == Timeout::request_headers) {
+    // The headers are in, so their timeout is over; request_timeout (when set) keeps running
+    // until the whole request has been read (the route timeout then takes the slot).
+    clear_hard_deadline();
+    if (request_deadline_ != Clock::time_point::max()) {
+      hard_kind_ = Timeout::request;
+      hard_deadline_ = request_deadline_;
+    }
+  }
   keep_alive_ = dec.keep_alive() && !worker_.draining();
   request_complete_ = dec.is_done();
   prepare_upstream_headers(dec.info());
@@ -158,6 +167,8 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
 
 asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
   auto& in = bufs_->in;
+  request_deadline_ = http_.request_timeout.count() > 0 ? Clock::now() + http_.request_timeout
+                                                        : Clock::time_point::max();
   if (http_.request_headers_timeout.count() > 0)
     set_hard_deadline(Timeout::request_headers, http_.request_headers_timeout);
   if (http_.request_timeout.count() > 0) set_hard_deadline(Timeout::request, http_.request_timeout);

@@ -148,6 +148,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Timeout hard_kind_ = Timeout::none;
   Clock::time_point attempt_deadline_{};
   Timeout attempt_kind_ = Timeout::none;
+  Clock::time_point request_deadline_{};  ///< when request_timeout ends, or max()
   bool route_timer_started_ = false;  ///< the route timeout runs once per stream, over all attempts
   bool body_buffered_ = false;        ///< the request body is in replay_body_, not streamed
   std::string_view replay_body_;
