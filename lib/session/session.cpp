@@ -143,7 +143,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   }
   keep_alive_ = dec.keep_alive() && !worker_.draining();
   request_complete_ = dec.is_done();
-  prepare_upstream_headers(dec.info());
+  prepare_upstream_headers();
   // Host and path normalisation come before the filters, so filters and routes judge the
   // same request (and that request is what goes upstream).
   const router::Downstream down{peer_, peer_ip_, listener_.endpoint.port()};
@@ -202,9 +202,8 @@ asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
   }
 }
 
-void Session::prepare_upstream_headers(const codec::HeadInfo& info) {
+void Session::prepare_upstream_headers() {
   auto& req = bufs_->req;
-  (void)info;
   // x-forwarded-for: append this hop's peer (use_remote_address).
   if (http_.use_remote_address) {
     auto& entries = req.entries();

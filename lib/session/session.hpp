@@ -84,7 +84,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
 
   asio::awaitable<Outcome> serve_stream();
   asio::awaitable<bool> read_request_head(codec::RequestDecoder& dec);
-  void prepare_upstream_headers(const codec::HeadInfo& info);
+  void prepare_upstream_headers();
   bool run_request_header_filters(bool end_stream);
   bool run_request_body_filters(bool end_stream);
   bool run_response_header_filters(bool end_stream);

@@ -72,8 +72,7 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
       finish_upstream(false);
       continue;
     }
-    if (sent != SendResult::sent && sent != SendResult::upstream_failed_retryable) co_return co_await send_failed(sent, dec);
-    if (sent != SendResult::sent) co_return co_await send_failed(SendResult::upstream_failed, dec);
+    if (sent != SendResult::sent) co_return co_await send_failed(sent, dec);
     Attempt attempt;
     auto outcome = co_await relay_response(dec, route, idempotent ? can_retry : nullptr, attempt);
     if (attempt.stale && !stale_resend) {

@@ -3,9 +3,9 @@
 // Thread safety: one instance per worker; not thread-safe.
 #pragma once
 
-#include <queue>
 #include <vector>
 
+#include "upstream/lb/edf.hpp"
 #include "upstream/lb/load_balancer.hpp"
 
 namespace ferry::upstream {
@@ -34,14 +34,7 @@ class LeastRequestLb final : public LoadBalancer {
 
  private:
   double effective_weight(std::size_t host) const;
-  struct Entry {
-    double deadline;
-    std::uint64_t order;
-    std::size_t host;
-    bool operator>(const Entry& o) const noexcept {
-      return deadline != o.deadline ? deadline > o.deadline : order > o.order;
-    }
-  };
+  using Entry = EdfEntry;
   std::vector<std::uint32_t> weights_;
   std::span<const HostLoad> loads_;
   LeastRequestOptions options_;
@@ -49,7 +42,7 @@ class LeastRequestLb final : public LoadBalancer {
   bool weighted_ = false;
   double now_ = 0;
   std::uint64_t order_ = 0;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> edf_;
+  EdfQueue edf_;
 };
 
 /// PEAK_EWMA (ferry's own): two distinct hosts drawn at random, the one with the lower

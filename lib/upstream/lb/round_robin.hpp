@@ -7,9 +7,9 @@
 #pragma once
 
 #include <cstdint>
-#include <queue>
 #include <vector>
 
+#include "upstream/lb/edf.hpp"
 #include "upstream/lb/load_balancer.hpp"
 
 namespace ferry::upstream {
@@ -25,21 +25,13 @@ class RoundRobinLb final : public LoadBalancer {
   std::size_t size() const noexcept { return weights_.size(); }
 
  private:
-  struct Entry {
-    double deadline;
-    std::uint64_t order;
-    std::size_t host;
-    bool operator>(const Entry& o) const noexcept {
-      return deadline != o.deadline ? deadline > o.deadline : order > o.order;
-    }
-  };
-
+  using Entry = EdfEntry;
   std::vector<std::uint32_t> weights_;
   bool weighted_ = false;
   std::uint64_t index_ = 0;
   double now_ = 0;
   std::uint64_t order_ = 0;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> edf_;
+  EdfQueue edf_;
 };
 
 }  // namespace ferry::upstream
