@@ -6,6 +6,8 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+# c-ares: DNS discovery (STRICT_DNS / LOGICAL_DNS clusters), Debian's libc-ares-dev.
+pkg_check_modules(CARES REQUIRED IMPORTED_TARGET libcares)
 
 # Asio and Beast are compiled once (lib/common/asio_impl.cpp) instead of in every
 # translation unit; everything that includes them inside the build must agree on this.

@@ -69,14 +69,27 @@ int wait_for_signal(ferry::Server& server) {
   return 0;
 }
 
+// The flags as the admin endpoint's /server_info shows them (command_line_options).
+std::vector<std::pair<std::string, std::string>> command_line_options(const CliOptions& cli) {
+  std::vector<std::pair<std::string, std::string>> out{
+      {"config_path", cli.config_path},
+      {"concurrency", std::to_string(cli.concurrency)},
+      {"log_level", std::string(ferry::to_string(cli.log_level))},
+      {"mode", cli.mode == ferry_cli::Mode::validate ? "Validate" : "Serve"}};
+  if (cli.drain_time_s) out.emplace_back("drain_time", std::to_string(*cli.drain_time_s) + "s");
+  return out;
+}
+
 // Loads the bootstrap and hands it to `server`; false (after printing why) when invalid.
-bool load_into(const std::string& path, ferry::Server& server) {
+bool load_into(const CliOptions& cli, ferry::Server& server) {
+  const std::string& path = cli.config_path;
   auto result = ferry::config::load_file(path);
   if (!result.ok()) {
     print_problems(result.problems);
     return false;
   }
   print_warnings(result.warnings);
+  if (result.bootstrap->admin) result.bootstrap->admin->command_line_options = command_line_options(cli);
   try {
     // The library checks again (e.g. when building route tables); report those the same way.
     ferry::config::apply(*result.bootstrap, server);
@@ -89,7 +102,7 @@ bool load_into(const std::string& path, ferry::Server& server) {
 
 int validate(const CliOptions& cli) {
   ferry::Server server(server_options(cli));  // built, never started: nothing binds
-  if (!load_into(cli.config_path, server)) {
+  if (!load_into(cli, server)) {
     std::cerr << "configuration '" << cli.config_path << "' is invalid\n";
     return 1;
   }
@@ -145,7 +158,7 @@ int explain(const CliOptions& cli) {
 
 int serve(const CliOptions& cli) {
   ferry::Server server(server_options(cli));
-  if (!load_into(cli.config_path, server) || !start(server)) return 1;
+  if (!load_into(cli, server) || !start(server)) return 1;
   return wait_for_signal(server);
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ferry/admin.hpp>
 #include <ferry/cluster.hpp>
 #include <ferry/listener.hpp>
 #include <ferry/router.hpp>
@@ -35,6 +36,10 @@ struct ListenerSpec {
 struct Bootstrap {
   std::vector<ClusterOptions> clusters{};
   std::vector<ListenerSpec> listeners{};
+  /// `admin` with an address: the admin endpoint (apply() enables it).
+  std::optional<AdminOptions> admin{};
+  /// The loaded document as JSON (also from YAML), for the admin endpoint's /config_dump.
+  std::string json{};
 };
 
 struct LoadResult {
@@ -51,7 +56,8 @@ LoadResult load_string(std::string_view text, Format format = Format::automatic)
 /// Reads `path`; the extension (.json, .yaml, .yml) picks the format, else the content.
 LoadResult load_file(const std::string& path);
 
-/// Adds the bootstrap's clusters and listeners to `server` (before start()).
+/// Adds the bootstrap's clusters and listeners to `server` (before start()), and enables
+/// its admin endpoint when the bootstrap has one.
 void apply(const Bootstrap& bootstrap, Server& server);
 
 }  // namespace ferry::config

@@ -19,6 +19,8 @@
 
 namespace ferry {
 
+class RouteFilterConfig;  // ferry/router.hpp
+
 /// What a hook tells the chain.
 enum class FilterStatus {
   Continue,  ///< go on to the next filter (or the router)
@@ -65,6 +67,13 @@ class StreamContext {
   virtual std::string_view upstream_cluster() const = 0;
   /// ResponseFlag bits recorded so far.
   virtual std::uint32_t response_flags() const = 0;
+  /// The typed_per_filter_config entry called `filter_name` of the route this request takes
+  /// (the route's own, else its virtual host's), or null. Asked from a request hook, the
+  /// route is matched against the request as it is at that moment; routing proper happens
+  /// after the request filters and sees their changes.
+  virtual const RouteFilterConfig* route_filter_config(std::string_view /*filter_name*/) const {
+    return nullptr;
+  }
 };
 
 /// A host filter. Every hook has a pass-through default, so override only what you need.

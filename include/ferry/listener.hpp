@@ -6,8 +6,13 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include <optional>
+
+#include <ferry/access_log.hpp>
 #include <ferry/filter_chain.hpp>
+#include <ferry/tls.hpp>
 #include <ferry/types.hpp>
 
 namespace ferry {
@@ -25,6 +30,12 @@ struct HttpOptions {
   bool generate_request_id = true;
   /// Append the peer to x-forwarded-for and trust the socket peer as the client.
   bool use_remote_address = true;
+  /// Envoy's internal_address_config.cidr_ranges ("10.0.0.0/8", "::1/128"): clients whose
+  /// address is in one of them are internal. Their x-envoy-* request headers are kept, and
+  /// x-envoy-retry-on, x-envoy-max-retries and x-envoy-upstream-rq-timeout-ms are honoured
+  /// (then removed before the request goes upstream). Empty (the default, as in Envoy since
+  /// 1.33): no client is trusted and every x-envoy-* request header is dropped.
+  std::vector<std::string> internal_address_cidrs{};
 
   // Host and path handling before filters and routing (Envoy's HCM; all off by default).
   // The changed Host and path are also what goes upstream.
@@ -45,6 +56,14 @@ struct HttpOptions {
     unescape_and_forward,  ///< unescape, then route and forward
   };
   EscapedSlashesAction path_with_escaped_slashes_action = EscapedSlashesAction::keep_unchanged;
+
+  /// x-forwarded-client-cert handling (Envoy's default: removed from every request).
+  ForwardClientCert forward_client_cert_details = ForwardClientCert::sanitize;
+  ClientCertDetails set_current_client_cert_details{};
+
+  /// Envoy's HCM access_log: every stream that ends is offered to each log (see
+  /// ferry/access_log.hpp). Empty (the default) costs one branch per stream.
+  std::vector<AccessLogOptions> access_logs{};
 };
 
 struct ListenerOptions {
@@ -53,6 +72,10 @@ struct ListenerOptions {
   std::uint16_t port = 0;             ///< 0 = any free port (see Server::listener_port)
   std::uint32_t per_connection_buffer_limit_bytes = 32 * 1024;
   HttpOptions http{};
+  /// TLS termination (filter chains with transport_socket tls, chosen by SNI); unset =
+  /// plain TCP. Files are read by Server::add_listener, which throws ConfigError naming a
+  /// missing or bad one.
+  std::optional<DownstreamTlsOptions> tls{};
 };
 
 class Listener {

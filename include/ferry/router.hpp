@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -102,7 +104,12 @@ struct QueryParameterMatcher {
 
 /// One header to add (Envoy's HeaderValueOption). The value may hold substitutions:
 /// %DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %PROTOCOL%,
-/// %REQ(name)% (also %REQ(name?alternative)% and %REQ(name):max_length%); "%%" is a "%".
+/// %REQ(name)% (also %REQ(name?alternative)% and %REQ(name):max_length%),
+/// %UPSTREAM_REMOTE_ADDRESS% (the chosen host's "ip:port" in response headers; request
+/// headers are edited before a host is chosen, so there it is empty and the header is
+/// skipped unless keep_empty_value, as in Envoy), %HOSTNAME% (this machine's), %START_TIME% (when the request
+/// started, RFC 3339 UTC with milliseconds) and %START_TIME(strftime format)% (also %f,
+/// %1f..%9f for fractional seconds, like Envoy); "%%" is a "%".
 struct HeaderValueOption {
   enum class AppendAction : std::uint8_t {
     append_if_exists_or_add,     ///< add another field (Envoy's default)
@@ -137,9 +144,46 @@ struct RegexRewrite {
   std::string substitution{};
 };
 
+/// One cluster of a weighted_clusters action. Its header changes are the most specific
+/// level: they run before the route's (Envoy's order), and only when this cluster is chosen.
 struct WeightedCluster {
   std::string name{};
   std::uint32_t weight = 1;
+  HeaderMutations header_mutations{};
+};
+
+/// One entry of Envoy's RouteAction.hash_policy: what a request's hash for RING_HASH and
+/// MAGLEV is made of. Entries are evaluated in order and their hashes combined (rotate left
+/// by one, then xor); an entry that yields nothing is skipped; after a `terminal` entry that
+/// yielded a hash, later entries are skipped. No entry yielding anything means no hash (the
+/// balancer then picks at random, like Envoy).
+struct HashPolicy {
+  enum class Kind : std::uint8_t {
+    header,           ///< the value(s) of request header `name`
+    cookie,           ///< the value of cookie `name`
+    source_ip,        ///< connection_properties.source_ip: the downstream peer's address
+    query_parameter,  ///< the first value of query parameter `name`
+  };
+  Kind kind = Kind::header;
+  std::string name{};
+  /// Cookie only: when the request has no such cookie and a ttl is set, ferry mints one
+  /// (like Envoy), hashes with it and sends it back in a Set-Cookie with this Max-Age (0: a
+  /// session cookie) and `path`.
+  std::optional<Duration> ttl{};
+  std::string path{};
+  bool terminal = false;
+};
+
+/// One entry of Envoy's RouteAction.request_mirror_policies: a fire-and-forget copy of the
+/// request goes to `cluster`; its response is read and dropped. The copy's Host gets a
+/// "-shadow" suffix unless `disable_shadow_host_suffix_append`. Only requests whose body is
+/// known before the primary goes out are mirrored: no body, or a Content-Length body within
+/// the listener's buffer limit (larger bodies stream and are not mirrored, as in Envoy).
+struct MirrorPolicy {
+  std::string cluster{};
+  /// runtime_fraction.default_value as a share of 1,000,000 requests (default: all).
+  std::uint32_t per_million = 1000000;
+  bool disable_shadow_host_suffix_append = false;
 };
 
 /// A route's forwarding action (Envoy's RouteAction, the subset built so far).
@@ -164,8 +208,14 @@ struct RetryPolicy {
 };
 
 struct RouteAction {
-  std::string cluster{};                     ///< set exactly one of cluster / weighted_clusters
+  /// Set exactly one of cluster / weighted_clusters / cluster_header.
+  std::string cluster{};
   std::vector<WeightedCluster> weighted_clusters{};
+  /// The cluster named by this request header; a missing header or an unknown name answers
+  /// 503 with flag NC, like Envoy's cluster_not_found_response_code default.
+  std::string cluster_header{};
+  std::vector<HashPolicy> hash_policy{};
+  std::vector<MirrorPolicy> request_mirror_policies{};
   Duration timeout{std::chrono::seconds(15)};  ///< whole upstream response; 0 disables
   Duration idle_timeout{-1};                   ///< stream idle override; negative = inherit
   /// Replaces the matched prefix (or the whole path for path/regex matches); at most one of
@@ -179,6 +229,9 @@ struct RouteAction {
   /// without one (STATIC endpoints have none).
   bool auto_host_rewrite = false;
   std::optional<RetryPolicy> retry_policy{};
+  /// Envoy's RouteAction.priority: the cluster's circuit breaker thresholds of this
+  /// priority apply to the route's requests.
+  RoutingPriority priority = RoutingPriority::default_priority;
 };
 
 /// Envoy's RedirectAction: answers with a redirect built from the request URL.
@@ -203,6 +256,29 @@ struct DirectResponse {
   std::string body{};
 };
 
+/// Base of per-route filter configuration (the values of Envoy's typed_per_filter_config).
+/// A host filter defines its own subclass and reads it with
+/// StreamContext::route_filter_config(); the config loader stores JsonFilterConfig.
+class RouteFilterConfig {
+ public:
+  virtual ~RouteFilterConfig() = default;
+};
+
+/// A typed_per_filter_config value as it came from a JSON/YAML config.
+class JsonFilterConfig final : public RouteFilterConfig {
+ public:
+  JsonFilterConfig(std::string type_url, std::string json)
+      : type_url_(std::move(type_url)), json_(std::move(json)) {}
+  const std::string& type_url() const noexcept { return type_url_; }  ///< the value's "@type"
+  const std::string& json() const noexcept { return json_; }          ///< the whole value
+ private:
+  std::string type_url_;
+  std::string json_;
+};
+
+/// Filter name -> its per-route config. A route's entry wins over its virtual host's.
+using FilterConfigMap = std::map<std::string, std::shared_ptr<const RouteFilterConfig>, std::less<>>;
+
 struct RouteOptions {
   std::string name{};
   PathMatch match{};
@@ -214,6 +290,7 @@ struct RouteOptions {
   std::optional<RedirectAction> redirect{};
   std::optional<DirectResponse> direct_response{};
   HeaderMutations header_mutations{};
+  FilterConfigMap typed_per_filter_config{};
 };
 
 struct VirtualHostOptions {
@@ -221,6 +298,7 @@ struct VirtualHostOptions {
   std::vector<std::string> domains{};  ///< exact, "*.suffix", "prefix.*" or "*"
   std::vector<RouteOptions> routes{};  ///< first match wins
   HeaderMutations header_mutations{};
+  FilterConfigMap typed_per_filter_config{};
 };
 
 struct RouteConfig {
@@ -243,10 +321,18 @@ class RouteBuilder {
   RouteBuilder(Router& router, std::size_t vhost, std::size_t route)
       : router_(&router), vhost_(vhost), route_(route) {}
   RouteBuilder& to(std::string cluster);
+  /// Forwards to the cluster named by request header `name` (clears other targets).
+  RouteBuilder& to_cluster_from_header(std::string name);
+  RouteBuilder& hash(HashPolicy policy);
+  RouteBuilder& mirror(MirrorPolicy policy);
+  /// Per-route config for the filter called `filter_name` (see RouteFilterConfig).
+  RouteBuilder& filter_config(std::string filter_name, std::shared_ptr<const RouteFilterConfig> config);
   RouteBuilder& weighted(std::vector<WeightedCluster> clusters);
   RouteBuilder& timeout(Duration d);
   RouteBuilder& idle_timeout(Duration d);
   RouteBuilder& retries(RetryPolicy policy);
+  /// Envoy's RouteAction.priority: which circuit breaker thresholds the requests count against.
+  RouteBuilder& priority(RoutingPriority p);
   RouteBuilder& name(std::string n);
   /// Adds a header matcher (all matchers and the path match must hold).
   RouteBuilder& header(HeaderMatcher m);
@@ -283,6 +369,8 @@ class VirtualHostBuilder {
   VirtualHostBuilder& domain(std::string d);
   /// Header changes for every route of this virtual host.
   HeaderMutations& header_mutations();
+  /// Per-virtual-host config for the filter called `filter_name` (routes may override it).
+  VirtualHostBuilder& filter_config(std::string filter_name, std::shared_ptr<const RouteFilterConfig> config);
 
  private:
   Router* router_;

@@ -33,6 +33,10 @@ class ConfigError : public std::runtime_error {
   std::vector<ConfigProblem> problems_;
 };
 
+/// Envoy's RoutingPriority: a route's requests count against its cluster's circuit
+/// breakers of this priority.
+enum class RoutingPriority : std::uint8_t { default_priority = 0, high = 1 };
+
 /// Severity of ferry's own diagnostic log lines.
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
 

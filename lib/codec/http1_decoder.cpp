@@ -147,7 +147,7 @@ void Decoder<isRequest>::on_field_impl(http::field f, bsv name_b, bsv value_b,
     default:
       // x-envoy-* control headers from clients are not trusted (Envoy strips them from
       // external requests).
-      if (isRequest && name.size() > 8 && starts_with_icase(name, "x-envoy-")) return;
+      if (isRequest && !keep_envoy_ && name.size() > 8 && starts_with_icase(name, "x-envoy-")) return;
       break;
   }
   headers_.append_view(name, value);

@@ -74,6 +74,8 @@ class Decoder final : public http::basic_parser<isRequest> {
   /// The rejection to send for `ec` (a decode failure).
   DecodeError error_for(const error_code& ec) const;
   bool too_many_headers() const noexcept { return too_many_; }
+  /// Keeps x-envoy-* request headers (an internal client); they are dropped by default.
+  void keep_envoy_headers(bool keep) noexcept { keep_envoy_ = keep; }
 
  private:
   void on_request_impl(http::verb, bsv method, bsv target, int version,
@@ -96,6 +98,7 @@ class Decoder final : public http::basic_parser<isRequest> {
   std::uint32_t max_headers_;
   std::uint32_t field_count_ = 0;
   bool too_many_ = false;
+  bool keep_envoy_ = false;
   bool bad_te_ = false;
   bool bad_target_ = false;
   HeadInfo info_;

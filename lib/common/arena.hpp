@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,19 @@ class Arena {
     char* p = allocate(s.size());
     if (!s.empty()) std::memcpy(p, s.data(), s.size());
     return {p, s.size()};
+  }
+
+  /// The parts joined, in the arena.
+  std::string_view concat(std::initializer_list<std::string_view> parts) {
+    std::size_t total = 0;
+    for (auto p : parts) total += p.size();
+    char* out = allocate(total);
+    std::size_t n = 0;
+    for (auto p : parts) {
+      if (!p.empty()) std::memcpy(out + n, p.data(), p.size());
+      n += p.size();
+    }
+    return {out, n};
   }
 
   char* allocate(std::size_t n) {

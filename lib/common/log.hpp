@@ -3,6 +3,7 @@
 // Thread safety: log() may be called from any thread; the sink must be thread-safe.
 #pragma once
 
+#include <atomic>
 #include <sstream>
 #include <string>
 
@@ -13,12 +14,17 @@ namespace ferry::detail {
 class Logger {
  public:
   Logger(LogLevel level, LogSink sink);
-  bool enabled(LogLevel level) const noexcept { return level >= level_ && level_ != LogLevel::off; }
+  bool enabled(LogLevel level) const noexcept {
+    auto current = level_.load(std::memory_order_relaxed);
+    return level >= current && current != LogLevel::off;
+  }
   void write(LogLevel level, const std::string& message) const;
-  void set_level(LogLevel level) noexcept { level_ = level; }
+  /// Any thread (the admin endpoint's POST /logging): relaxed, workers see it soon.
+  void set_level(LogLevel level) noexcept { level_.store(level, std::memory_order_relaxed); }
+  LogLevel level() const noexcept { return level_.load(std::memory_order_relaxed); }
 
  private:
-  LogLevel level_;
+  std::atomic<LogLevel> level_;
   LogSink sink_;
 };
 

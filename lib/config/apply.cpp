@@ -9,6 +9,13 @@ void apply(const Bootstrap& bootstrap, Server& server) {
   for (const auto& cluster : bootstrap.clusters) server.add_cluster(cluster);
   for (const auto& spec : bootstrap.listeners)
     server.add_listener(Listener{spec.options, FilterChain{}.terminate(Router{spec.routes})});
+  if (bootstrap.admin) {
+    auto admin = *bootstrap.admin;
+    if (admin.config_dump.empty() && !bootstrap.json.empty())
+      admin.config_dump = R"({"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.BootstrapConfigDump","bootstrap":)" +
+                          bootstrap.json + "}]}";
+    server.enable_admin(std::move(admin));
+  }
 }
 
 }  // namespace ferry::config

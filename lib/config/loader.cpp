@@ -21,9 +21,9 @@ namespace {
 
 using namespace detail;
 
-constexpr std::string_view kBootstrapFields[] = {"node", "static_resources"};
+constexpr std::string_view kBootstrapFields[] = {"node", "static_resources", "admin"};
 constexpr std::string_view kBootstrapNotYet[] = {
-    "admin", "dynamic_resources", "cluster_manager", "hds_config", "flags_path", "stats_sinks",
+    "dynamic_resources", "cluster_manager", "hds_config", "flags_path", "stats_sinks",
     "stats_config", "stats_flush_interval", "stats_flush_on_admin", "watchdog", "watchdogs",
     "tracing", "layered_runtime", "overload_manager", "enable_dispatcher_stats", "header_prefix",
     "stats_server_version_override", "use_tcp_for_dns_lookups", "dns_resolution_config",
@@ -39,10 +39,32 @@ constexpr std::string_view kNodeNotYet[] = {
 constexpr std::string_view kStaticFields[] = {"listeners", "clusters"};
 constexpr std::string_view kStaticNotYet[] = {"secrets"};
 
+constexpr std::string_view kAdminFields[] = {"address"};
+constexpr std::string_view kAdminNotYet[] = {"access_log", "access_log_path", "profile_path", "socket_options",
+                                             "ignore_global_conn_limit"};
+
 struct Parsed {
   std::vector<ParsedCluster> clusters;
   std::vector<ParsedListener> listeners;
+  std::optional<AdminOptions> admin;
 };
+
+// admin: the admin endpoint listens only when an address is given (as in Envoy).
+std::optional<AdminOptions> parse_admin(Context& ctx, const Field& f) {
+  Object o(ctx, f, {kAdminFields, kAdminNotYet});
+  Field address_field = o.ok() ? o.get("address") : Field{};
+  if (!address_field) return std::nullopt;
+  auto address = parse_address(ctx, address_field);
+  if (address.address && !upstream::is_ip_literal(*address.address)) {
+    ctx.problem(address.address_field,
+                in_quotes(*address.address) + " is not an IPv4 or IPv6 address (e.g. \"127.0.0.1\")");
+    return std::nullopt;
+  }
+  AdminOptions admin;
+  if (address.address) admin.address = *address.address;
+  if (address.port) admin.port = *address.port;
+  return admin;
+}
 
 Parsed parse_bootstrap(Context& ctx, const Json& root) {
   Parsed out;
@@ -56,6 +78,7 @@ Parsed parse_bootstrap(Context& ctx, const Json& root) {
            [&](const Field& f) { out.clusters.push_back(parse_cluster(ctx, f)); });
   for_each(ctx, resources.get("listeners"),
            [&](const Field& f) { out.listeners.push_back(parse_listener(ctx, f)); });
+  if (Field admin = o.get("admin")) out.admin = parse_admin(ctx, admin);
   return out;
 }
 
@@ -155,6 +178,8 @@ LoadResult load_string(std::string_view text, Format format) {
   Bootstrap bootstrap;
   for (auto& c : parsed.clusters) bootstrap.clusters.push_back(std::move(c.options));
   for (auto& l : parsed.listeners) bootstrap.listeners.push_back(std::move(l.spec));
+  bootstrap.admin = std::move(parsed.admin);
+  bootstrap.json = root->dump();  // YAML too: what the admin endpoint's /config_dump shows
   result.bootstrap = std::move(bootstrap);
   return result;
 }

@@ -36,10 +36,40 @@ struct SocketAddress {
 };
 
 ParsedCluster parse_cluster(Context& ctx, const Field& f);
+/// Cluster.circuit_breakers (parse_cluster_resources.cpp).
+void parse_circuit_breakers(Context& ctx, const Field& f, ClusterOptions& cluster);
+/// Cluster.health_checks (parse_health_check.cpp).
+void parse_health_checks(Context& ctx, const Field& f, ClusterOptions& cluster);
+/// Cluster.common_lb_config (healthy_panic_threshold).
+void parse_common_lb_config(Context& ctx, const Field& f, ClusterOptions& cluster);
+/// ClusterLoadAssignment.policy (overprovisioning_factor).
+void parse_assignment_policy(Context& ctx, const Field& f, ClusterOptions& cluster);
+/// The cluster's DNS fields: dns_refresh_rate, respect_dns_ttl, dns_lookup_family,
+/// dns_resolvers, typed_dns_resolver_config (parse_cluster_resources.cpp).
+void parse_dns_options(Context& ctx, const Object& cluster_object, ClusterOptions& cluster);
 ParsedListener parse_listener(Context& ctx, const Field& f);
 /// An inline RouteConfiguration.
 RouteConfig parse_route_config(Context& ctx, const Field& f);
 /// An envoy.config.core.v3.Address holding a socket_address.
 SocketAddress parse_address(Context& ctx, const Field& f);
+
+// TLS (parse_tls.cpp).
+void parse_chain_match(Context& ctx, const Field& f, TlsServerChain& chain);
+/// A filter chain's transport_socket (DownstreamTlsContext).
+void parse_downstream_tls(Context& ctx, const Field& socket, TlsServerChain& chain);
+/// A cluster's transport_socket (UpstreamTlsContext).
+void parse_upstream_tls(Context& ctx, const Field& socket, UpstreamTlsOptions& out);
+/// The HCM's forward_client_cert_details and set_current_client_cert_details.
+void parse_client_cert_options(Context& ctx, const Object& hcm, HttpOptions& http);
+/// The HCM's access_log list (lib/config/parse_access_log.cpp).
+void parse_access_logs(Context& ctx, const Field& f, HttpOptions& http);
+/// Builds the contexts once (reading the files); problems at Envoy paths.
+void check_listener_tls(Context& ctx, const std::string& listener_canon, const DownstreamTlsOptions& tls);
+void check_cluster_tls(Context& ctx, const std::string& cluster_canon, const UpstreamTlsOptions& tls);
+/// A cluster's transport_socket into cluster.tls (parse it before the protocol options).
+void parse_cluster_tls(Context& ctx, const Field& socket, ClusterOptions& cluster);
+/// HttpProtocolOptions.upstream_http_protocol_options: auto_sni, auto_san_validation
+/// (used when the cluster has TLS).
+void parse_upstream_http_protocol_options(Context& ctx, const Field& f, ClusterOptions& cluster);
 
 }  // namespace ferry::config::detail

@@ -19,24 +19,25 @@ constexpr std::string_view kHttpOptionsType =
 constexpr std::string_view kClusterFields[] = {
     "name", "type", "connect_timeout", "lb_policy", "load_assignment",
     "max_requests_per_connection", "typed_extension_protocol_options", "least_request_lb_config",
-    "ring_hash_lb_config", "maglev_lb_config"};
+    "ring_hash_lb_config", "maglev_lb_config", "outlier_detection", "circuit_breakers",
+    "dns_refresh_rate", "respect_dns_ttl", "dns_lookup_family", "dns_resolvers",
+    "typed_dns_resolver_config", "transport_socket", "health_checks", "common_lb_config"};
 constexpr std::string_view kClusterNotYet[] = {
     "transport_socket_matches", "cluster_type", "eds_cluster_config",
-    "per_connection_buffer_limit_bytes", "circuit_breakers", "upstream_http_protocol_options",
+    "per_connection_buffer_limit_bytes", "upstream_http_protocol_options",
     "common_http_protocol_options", "http_protocol_options", "http2_protocol_options",
-    "dns_refresh_rate", "dns_failure_refresh_rate", "dns_jitter", "respect_dns_ttl",
-    "dns_lookup_family", "dns_resolvers", "use_tcp_for_dns_lookups", "dns_resolution_config",
-    "typed_dns_resolver_config", "wait_for_warm_on_init", "outlier_detection", "cleanup_interval",
+    "dns_failure_refresh_rate", "dns_jitter", "use_tcp_for_dns_lookups", "dns_resolution_config",
+    "wait_for_warm_on_init", "cleanup_interval",
     "upstream_bind_config", "lb_subset_config",
     "original_dst_lb_config", "round_robin_lb_config",
-    "common_lb_config", "transport_socket", "metadata", "protocol_selection",
+    "metadata", "protocol_selection",
     "upstream_connection_options", "close_connections_on_host_health_failure",
     "ignore_health_on_host_removal", "filters", "load_balancing_policy", "lrs_server",
     "track_timeout_budgets", "upstream_config", "track_cluster_stats", "preconnect_policy",
-    "connection_pool_per_downstream_connection", "health_checks", "alt_stat_name"};
+    "connection_pool_per_downstream_connection", "alt_stat_name"};
 constexpr EnumValue kClusterTypes[] = {{"STATIC", 0, true},
-                                       {"STRICT_DNS", 1, false},
-                                       {"LOGICAL_DNS", 2, false},
+                                       {"STRICT_DNS", 1, true},
+                                       {"LOGICAL_DNS", 2, true},
                                        {"EDS", 3, false},
                                        {"ORIGINAL_DST", 4, false}};
 // PEAK_EWMA is ferry's own value, not in Envoy's enum (Envoy rejects it): response-time
@@ -65,8 +66,8 @@ constexpr std::string_view kMaglevNotYet[] = {"consistent_hashing_lb_config",
 constexpr std::uint64_t kMaxRingSize = 8388608;
 constexpr std::uint64_t kMaxMaglevTable = 5000011;
 
-constexpr std::string_view kAssignmentFields[] = {"cluster_name", "endpoints"};
-constexpr std::string_view kAssignmentNotYet[] = {"named_endpoints", "policy"};
+constexpr std::string_view kAssignmentFields[] = {"cluster_name", "endpoints", "policy"};
+constexpr std::string_view kAssignmentNotYet[] = {"named_endpoints"};
 constexpr std::string_view kLocalityFields[] = {"lb_endpoints", "priority"};
 constexpr std::string_view kLocalityNotYet[] = {"locality", "load_balancing_weight",
                                                 "leds_cluster_config", "proximity", "metadata"};
@@ -77,9 +78,9 @@ constexpr std::string_view kEndpointNotYet[] = {"health_check_config", "hostname
                                                 "additional_addresses"};
 
 constexpr std::string_view kHttpOptionsFields[] = {"@type", "common_http_protocol_options",
-                                                   "explicit_http_config"};
+                                                   "explicit_http_config", "upstream_http_protocol_options"};
 constexpr std::string_view kHttpOptionsNotYet[] = {
-    "upstream_http_protocol_options", "use_downstream_protocol_config", "auto_config",
+    "use_downstream_protocol_config", "auto_config",
     "http_filters", "header_validation_config"};
 constexpr std::string_view kUpstreamProtocolFields[] = {"idle_timeout",
                                                         "max_requests_per_connection"};
@@ -111,9 +112,11 @@ void parse_lb_endpoint(Context& ctx, const Field& f, ParsedCluster& out) {
 
 void parse_locality(Context& ctx, const Field& f, ParsedCluster& out) {
   Object o(ctx, f, {kLocalityFields, kLocalityNotYet});
-  if (auto priority = read_uint(ctx, o.get("priority"), 0, kMaxU32); priority && *priority != 0)
-    ctx.problem(o.get("priority"), "priorities other than 0 are " + std::string(kNotYet));
+  // Levels are kept in a dense array, so the number is bounded (Envoy expects 0..N anyway).
+  auto priority = read_uint(ctx, o.get("priority"), 0, 127);  // upstream::kMaxPriority
+  auto first = out.options.endpoints.size();
   for_each(ctx, o.get("lb_endpoints"), [&](const Field& item) { parse_lb_endpoint(ctx, item, out); });
+  for (auto i = first; i < out.options.endpoints.size(); ++i) set_if(priority, out.options.endpoints[i].priority);
 }
 
 void parse_load_assignment(Context& ctx, const Field& f, ParsedCluster& out) {
@@ -121,6 +124,7 @@ void parse_load_assignment(Context& ctx, const Field& f, ParsedCluster& out) {
   if (!o.ok()) return;
   read_string(ctx, o.required("cluster_name"));  // Envoy requires it; STATIC ignores it
   for_each(ctx, o.get("endpoints"), [&](const Field& item) { parse_locality(ctx, item, out); });
+  parse_assignment_policy(ctx, o.get("policy"), out.options);
 }
 
 // --- load balancer configs --------------------------------------------------------------
@@ -207,6 +211,7 @@ void parse_http_protocol_options(Context& ctx, const Field& f, ClusterOptions& c
   set_if(read_uint(ctx, common.get("max_requests_per_connection"), 0, kMaxU32),
          cluster.max_requests_per_connection);
   parse_explicit_http_config(ctx, o.get("explicit_http_config"));
+  parse_upstream_http_protocol_options(ctx, o.get("upstream_http_protocol_options"), cluster);
 }
 
 // A map from extension name to its options (a google.protobuf.Any each).
@@ -222,6 +227,87 @@ void parse_protocol_options(Context& ctx, const Field& f, ClusterOptions& cluste
   }
 }
 
+// --- outlier_detection ------------------------------------------------------------------
+
+constexpr std::string_view kOutlierCounts[] = {
+    "consecutive_5xx", "consecutive_gateway_failure", "consecutive_local_origin_failure",
+    "success_rate_minimum_hosts", "success_rate_request_volume", "success_rate_stdev_factor",
+    "failure_percentage_minimum_hosts", "failure_percentage_request_volume"};
+constexpr std::string_view kOutlierPercents[] = {
+    "max_ejection_percent", "enforcing_consecutive_5xx", "enforcing_consecutive_gateway_failure",
+    "enforcing_consecutive_local_origin_failure", "enforcing_success_rate",
+    "enforcing_local_origin_success_rate", "failure_percentage_threshold",
+    "enforcing_failure_percentage", "enforcing_failure_percentage_local_origin"};
+constexpr std::string_view kOutlierFields[] = {
+    "consecutive_5xx", "consecutive_gateway_failure", "consecutive_local_origin_failure",
+    "success_rate_minimum_hosts", "success_rate_request_volume", "success_rate_stdev_factor",
+    "failure_percentage_minimum_hosts", "failure_percentage_request_volume",
+    "max_ejection_percent", "enforcing_consecutive_5xx", "enforcing_consecutive_gateway_failure",
+    "enforcing_consecutive_local_origin_failure", "enforcing_success_rate",
+    "enforcing_local_origin_success_rate", "failure_percentage_threshold",
+    "enforcing_failure_percentage", "enforcing_failure_percentage_local_origin",
+    "interval", "base_ejection_time", "max_ejection_time", "max_ejection_time_jitter",
+    "split_external_local_origin_errors", "successful_active_health_check_uneject_host",
+    "always_eject_one_host"};
+constexpr std::string_view kOutlierNotYet[] = {"monitors"};
+
+std::uint32_t* outlier_number(OutlierDetectionOptions& o, std::string_view name) {
+  std::pair<std::string_view, std::uint32_t*> fields[] = {
+      {"consecutive_5xx", &o.consecutive_5xx},
+      {"consecutive_gateway_failure", &o.consecutive_gateway_failure},
+      {"consecutive_local_origin_failure", &o.consecutive_local_origin_failure},
+      {"success_rate_minimum_hosts", &o.success_rate_minimum_hosts},
+      {"success_rate_request_volume", &o.success_rate_request_volume},
+      {"success_rate_stdev_factor", &o.success_rate_stdev_factor},
+      {"failure_percentage_minimum_hosts", &o.failure_percentage_minimum_hosts},
+      {"failure_percentage_request_volume", &o.failure_percentage_request_volume},
+      {"max_ejection_percent", &o.max_ejection_percent},
+      {"enforcing_consecutive_5xx", &o.enforcing_consecutive_5xx},
+      {"enforcing_consecutive_gateway_failure", &o.enforcing_consecutive_gateway_failure},
+      {"enforcing_consecutive_local_origin_failure", &o.enforcing_consecutive_local_origin_failure},
+      {"enforcing_success_rate", &o.enforcing_success_rate},
+      {"enforcing_local_origin_success_rate", &o.enforcing_local_origin_success_rate},
+      {"failure_percentage_threshold", &o.failure_percentage_threshold},
+      {"enforcing_failure_percentage", &o.enforcing_failure_percentage},
+      {"enforcing_failure_percentage_local_origin", &o.enforcing_failure_percentage_local_origin}};
+  for (auto& [field, member] : fields)
+    if (field == name) return member;
+  return nullptr;
+}
+
+// Envoy's Duration fields here are `gt: 0s`, except the jitter.
+std::optional<Duration> read_positive_duration(Context& ctx, const Field& f) {
+  auto d = read_duration(ctx, f);
+  if (d && d->count() <= 0) {
+    ctx.problem(f, "must be greater than 0s");
+    return std::nullopt;
+  }
+  return d;
+}
+
+// config.cluster.v3.OutlierDetection (wrapped integers and booleans are plain JSON values).
+void parse_outlier_detection(Context& ctx, const Field& f, ClusterOptions& cluster) {
+  if (!f) return;
+  Object o(ctx, f, {kOutlierFields, kOutlierNotYet});
+  if (!o.ok()) return;
+  auto& od = cluster.outlier_detection.emplace();
+  for (auto name : kOutlierCounts) set_if(read_uint(ctx, o.get(name), 0, kMaxU32), *outlier_number(od, name));
+  for (auto name : kOutlierPercents) set_if(read_uint(ctx, o.get(name), 0, 100), *outlier_number(od, name));
+  set_if(read_positive_duration(ctx, o.get("interval")), od.interval);
+  auto base = read_positive_duration(ctx, o.get("base_ejection_time"));
+  set_if(base, od.base_ejection_time);
+  if (auto max = read_positive_duration(ctx, o.get("max_ejection_time"))) {
+    od.max_ejection_time = *max;
+    if (*max < od.base_ejection_time)
+      ctx.problem(o.get("max_ejection_time"), "must not be smaller than base_ejection_time");
+  }
+  set_if(read_duration(ctx, o.get("max_ejection_time_jitter")), od.max_ejection_time_jitter);
+  set_if(read_bool(ctx, o.get("split_external_local_origin_errors")), od.split_external_local_origin_errors);
+  set_if(read_bool(ctx, o.get("successful_active_health_check_uneject_host")),
+         od.successful_active_health_check_uneject_host);
+  set_if(read_bool(ctx, o.get("always_eject_one_host")), od.always_eject_one_host);
+}
+
 }  // namespace
 
 ParsedCluster parse_cluster(Context& ctx, const Field& f) {
@@ -234,7 +320,12 @@ ParsedCluster parse_cluster(Context& ctx, const Field& f) {
   }
   auto& cluster = out.options;
   set_if(read_string(ctx, o.get("name")), cluster.name);
-  read_enum(ctx, o.get("type"), kClusterTypes);
+  if (auto type = read_enum(ctx, o.get("type"), kClusterTypes))
+    cluster.type = *type == "STRICT_DNS"    ? ClusterType::strict_dns
+                   : *type == "LOGICAL_DNS" ? ClusterType::logical_dns
+                                            : ClusterType::static_;
+  parse_dns_options(ctx, o, cluster);
+  parse_circuit_breakers(ctx, o.get("circuit_breakers"), cluster);
   if (auto policy = read_enum(ctx, o.get("lb_policy"), kLbPolicies)) cluster.lb_policy = to_policy(*policy);
   // Like Envoy, a block for another policy than the chosen one is checked, then unused.
   parse_least_request(ctx, o.get("least_request_lb_config"), cluster.least_request);
@@ -244,7 +335,11 @@ ParsedCluster parse_cluster(Context& ctx, const Field& f) {
   set_if(read_uint(ctx, o.get("max_requests_per_connection"), 0, kMaxU32),
          cluster.max_requests_per_connection);
   parse_load_assignment(ctx, o.get("load_assignment"), out);
+  parse_cluster_tls(ctx, o.get("transport_socket"), cluster);  // before auto_sni in the protocol options
   parse_protocol_options(ctx, o.get("typed_extension_protocol_options"), cluster);
+  parse_outlier_detection(ctx, o.get("outlier_detection"), cluster);
+  parse_health_checks(ctx, o.get("health_checks"), cluster);
+  parse_common_lb_config(ctx, o.get("common_lb_config"), cluster);
   return out;
 }
 

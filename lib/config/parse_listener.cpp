@@ -1,6 +1,7 @@
 // Listener, its filter chain, and the HTTP connection manager (HCM) inside it.
 #include <limits>
 
+#include "common/cidr.hpp"
 #include "config/parse.hpp"
 #include "upstream/validate.hpp"
 
@@ -38,11 +39,9 @@ constexpr std::string_view kListenerNotYet[] = {
     "ignore_global_conn_limit", "additional_addresses", "stat_prefix", "drain_type", "metadata",
     "internal_listener", "max_connections_to_accept_per_socket_event", "deprecated_v1"};
 
-constexpr std::string_view kChainFields[] = {"filters", "name"};
-constexpr std::string_view kChainNotYet[] = {"filter_chain_match", "transport_socket",
-                                             "transport_socket_connect_timeout",
-                                             "use_proxy_proto", "metadata",
-                                             "on_demand_configuration"};
+constexpr std::string_view kChainFields[] = {"filters", "name", "filter_chain_match", "transport_socket",
+                                             "transport_socket_connect_timeout"};
+constexpr std::string_view kChainNotYet[] = {"use_proxy_proto", "metadata", "on_demand_configuration"};
 
 constexpr std::string_view kFilterFields[] = {"name", "typed_config"};
 constexpr std::string_view kFilterNotYet[] = {"config_discovery"};
@@ -53,15 +52,15 @@ constexpr std::string_view kHcmFields[] = {
     "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
     "drain_timeout", "max_request_headers_kb", "common_http_protocol_options",
     "strip_any_host_port", "strip_matching_host_port", "normalize_path", "merge_slashes",
-    "path_with_escaped_slashes_action"};
+    "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
+    "internal_address_config", "access_log"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
-    "http3_protocol_options", "access_log", "access_log_options", "tracing", "server_name",
+    "http3_protocol_options", "access_log_options", "tracing", "server_name",
     "server_header_transformation", "scheme_header_transformation", "strip_trailing_host_dot",
     "path_normalization_options", "upgrade_configs",
-    "xff_num_trusted_hops", "skip_xff_append", "via", "internal_address_config",
-    "original_ip_detection_extensions", "forward_client_cert_details",
-    "set_current_client_cert_details", "proxy_100_continue", "preserve_external_request_id",
+    "xff_num_trusted_hops", "skip_xff_append", "via",
+    "original_ip_detection_extensions", "proxy_100_continue", "preserve_external_request_id",
     "always_set_request_id_in_response", "request_id_extension", "local_reply_config",
     "delayed_close_timeout", "add_user_agent", "early_header_mutation_extensions",
     "represent_ipv4_remote_address_as_ipv4_mapped_ipv6", "stream_error_on_invalid_http_message",
@@ -150,6 +149,28 @@ void parse_hcm_normalization(Context& ctx, const Object& o, HttpOptions& http) {
   }
 }
 
+constexpr std::string_view kInternalAddressFields[] = {"cidr_ranges"};
+constexpr std::string_view kInternalAddressNotYet[] = {"unix_sockets"};
+constexpr std::string_view kCidrFields[] = {"address_prefix", "prefix_len"};
+
+// internal_address_config.cidr_ranges: checked here so problems carry the config's path.
+void parse_internal_addresses(Context& ctx, const Field& f, HttpOptions& http) {
+  if (!f) return;
+  Object o(ctx, f, {kInternalAddressFields, kInternalAddressNotYet});
+  for_each(ctx, o.get("cidr_ranges"), [&](const Field& item) {
+    Object c(ctx, item, {kCidrFields});
+    auto prefix = read_string(ctx, c.required("address_prefix"));
+    auto len = read_uint(ctx, c.get("prefix_len"), 0, 128).value_or(0);
+    if (!prefix) return;
+    std::string error;
+    if (!ferry::detail::Cidr::parse(*prefix, std::uint32_t(len), error)) {
+      ctx.problem(item, error);
+      return;
+    }
+    http.internal_address_cidrs.push_back(*prefix + "/" + std::to_string(len));
+  });
+}
+
 void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   Object o(ctx, f, {kHcmFields, kHcmNotYet});
   if (!o.ok()) return;
@@ -166,7 +187,10 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   set_if(read_uint(ctx, o.get("max_request_headers_kb"), 1, 8192), http.max_request_headers_kb);
   parse_hcm_protocol_options(ctx, o.get("common_http_protocol_options"), http);
   parse_hcm_normalization(ctx, o, http);
+  parse_client_cert_options(ctx, o, http);
+  parse_internal_addresses(ctx, o.get("internal_address_config"), http);
   parse_http_filters(ctx, o);
+  parse_access_logs(ctx, o.get("access_log"), http);
   // route_config is one case of a oneof; rds/scoped_routes are reported as not supported.
   bool other_routes = is_set(f, "rds") || is_set(f, "scoped_routes");
   Field routes = other_routes ? o.get("route_config") : o.required("route_config");
@@ -195,10 +219,28 @@ void parse_network_filter(Context& ctx, const Field& item, ParsedListener& out, 
   }
 }
 
-void parse_filter_chain(Context& ctx, const Field& f, ParsedListener& out, bool first) {
+// What the filter chains say about TLS; one TlsServerChain per filter chain.
+struct ChainsTls {
+  DownstreamTlsOptions tls;
+  std::size_t with_tls = 0;
+  bool timeout_set = false;
+};
+
+void parse_filter_chain(Context& ctx, const Field& f, ParsedListener& out, bool first, ChainsTls& chains) {
   Object o(ctx, f, {kChainFields, kChainNotYet});
+  auto& chain = chains.tls.chains.emplace_back();
   if (!o.ok()) return;
   read_string(ctx, o.get("name"));
+  parse_chain_match(ctx, o.get("filter_chain_match"), chain);
+  if (Field socket = o.get("transport_socket")) {
+    ++chains.with_tls;
+    parse_downstream_tls(ctx, socket, chain);
+  }
+  // Envoy sets it per chain; ferry has one per listener: the first chain's that sets it.
+  if (auto t = read_duration(ctx, o.get("transport_socket_connect_timeout")); t && !chains.timeout_set) {
+    chains.tls.handshake_timeout = *t;
+    chains.timeout_set = true;
+  }
   Field filters = o.required("filters");
   if (filters && filters.value->is_array() && filters.value->empty())
     ctx.problem(filters, "a filter chain needs the " + in_quotes(kHcmName) + " filter");
@@ -247,13 +289,34 @@ ParsedListener parse_listener(Context& ctx, const Field& f) {
   Field chains = o.required("filter_chains");
   if (chains && chains.value->is_array() && chains.value->empty())
     ctx.problem(chains, "a listener needs one filter chain");
-  if (chains && chains.value->is_array() && chains.value->size() > 1)
-    ctx.problem(chains, "only one filter chain is supported yet");
   bool first = true;
+  ChainsTls tls;
+  auto before_chains = ctx.count();
+  const Json* first_filters = nullptr;
   for_each(ctx, chains, [&](const Field& chain) {
-    parse_filter_chain(ctx, chain, out, first);
+    parse_filter_chain(ctx, chain, out, first, tls);
+    // Chains differ by SNI and TLS context; one HTTP connection manager serves them all.
+    if (chain.value->is_object()) {
+      auto it = chain.value->find("filters");
+      const Json* filters = it != chain.value->end() ? &*it : nullptr;
+      if (first) first_filters = filters;
+      else if (filters && first_filters && *filters != *first_filters)
+        ctx.problem(Field{filters, chain.path + ".filters", chain.canon + ".filters"},
+                    "filter chains with different network filters are " + std::string(kNotYet) +
+                        ": every chain of a listener must carry the same http_connection_manager");
+    }
     first = false;
   });
+  std::size_t count = tls.tls.chains.size();
+  if (tls.with_tls != 0 && tls.with_tls != count)
+    ctx.problem(chains, "either every filter chain has a TLS transport_socket or none has (plain and TLS "
+                        "on one listener need the tls_inspector, " + std::string(kNotYet) + ")");
+  else if (tls.with_tls == 0 && count > 1)
+    ctx.problem(chains, "several filter chains are chosen by SNI, so they need a TLS transport_socket");
+  else if (tls.with_tls != 0 && ctx.count() == before_chains) {
+    check_listener_tls(ctx, out.canon, tls.tls);
+    options.tls = std::move(tls.tls);
+  }
   return out;
 }
 

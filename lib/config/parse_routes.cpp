@@ -26,22 +26,24 @@ constexpr std::string_view kRouteConfigNotYet[] = {
     "cluster_specifier_plugins", "request_mirror_policies", "ignore_port_in_host_matching",
     "ignore_path_parameters_in_path_matching", "typed_per_filter_config", "metadata"};
 
+
 constexpr std::string_view kVhostFields[] = {
     "name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
-    "response_headers_to_add", "response_headers_to_remove"};
+    "response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config"};
 constexpr std::string_view kVhostNotYet[] = {
-    "virtual_clusters", "rate_limits", "require_tls", "cors", "typed_per_filter_config",
+    "virtual_clusters", "rate_limits", "require_tls", "cors",
     "include_request_attempt_count", "include_attempt_count_in_response", "retry_policy",
     "retry_policy_typed_config", "hedge_policy", "include_is_timeout_retry_header",
     "per_request_buffer_limit_bytes", "request_mirror_policies", "matcher", "metadata"};
 
 constexpr std::string_view kRouteFields[] = {
     "name", "match", "route", "redirect", "direct_response", "request_headers_to_add",
-    "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove"};
+    "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove",
+    "typed_per_filter_config"};
 // The route actions ferry lacks; a route with one of them has no "route" to forward with.
 constexpr std::string_view kOtherActions[] = {"filter_action", "non_forwarding_action"};
 constexpr std::string_view kRouteNotYet[] = {
-    "filter_action", "non_forwarding_action", "metadata", "decorator", "typed_per_filter_config",
+    "filter_action", "non_forwarding_action", "metadata", "decorator",
     "tracing", "per_request_buffer_limit_bytes", "stat_prefix"};
 
 constexpr std::string_view kPathSpecifiers[] = {"prefix", "path", "safe_regex",
@@ -80,12 +82,13 @@ constexpr EnumValue kAppendActions[] = {{"APPEND_IF_EXISTS_OR_ADD", 0, true},
 
 constexpr std::string_view kActionFields[] = {
     "cluster", "weighted_clusters", "timeout", "idle_timeout", "prefix_rewrite", "regex_rewrite",
-    "host_rewrite_literal", "auto_host_rewrite", "host_rewrite_header", "retry_policy"};
+    "host_rewrite_literal", "auto_host_rewrite", "host_rewrite_header", "retry_policy",
+    "cluster_header", "hash_policy", "request_mirror_policies", "priority"};
 constexpr std::string_view kActionNotYet[] = {
-    "cluster_header", "cluster_specifier_plugin", "inline_cluster_specifier_plugin",
+    "cluster_specifier_plugin", "inline_cluster_specifier_plugin",
     "cluster_not_found_response_code", "metadata_match", "path_rewrite_policy",
-    "host_rewrite_path_regex", "append_x_forwarded_host", "retry_policy_typed_config", "request_mirror_policies", "priority", "rate_limits",
-    "include_vh_rate_limits", "hash_policy", "cors", "max_grpc_timeout", "grpc_timeout_offset",
+    "host_rewrite_path_regex", "append_x_forwarded_host", "retry_policy_typed_config", "rate_limits",
+    "include_vh_rate_limits", "cors", "max_grpc_timeout", "grpc_timeout_offset",
     "upgrade_configs", "internal_redirect_policy", "internal_redirect_action",
     "max_internal_redirects", "hedge_policy", "max_stream_duration", "early_data_policy"};
 constexpr std::string_view kRegexRewriteFields[] = {"pattern", "substitution"};
@@ -119,11 +122,28 @@ constexpr std::string_view kDataSourceNotYet[] = {"inline_bytes", "environment_v
 constexpr std::string_view kWeightedFields[] = {"clusters", "total_weight"};
 constexpr std::string_view kWeightedNotYet[] = {"runtime_key_prefix", "header_name",
                                                 "random_value_specifier", "use_hash_policy"};
-constexpr std::string_view kClusterWeightFields[] = {"name", "weight"};
-constexpr std::string_view kClusterWeightNotYet[] = {
-    "cluster_header", "metadata_match", "request_headers_to_add", "request_headers_to_remove",
-    "response_headers_to_add", "response_headers_to_remove", "host_rewrite_literal",
-    "typed_per_filter_config"};
+constexpr std::string_view kClusterWeightFields[] = {
+    "name", "weight", "request_headers_to_add", "request_headers_to_remove", "response_headers_to_add",
+    "response_headers_to_remove"};
+constexpr std::string_view kClusterWeightNotYet[] = {"cluster_header", "metadata_match", "host_rewrite_literal",
+                                                     "typed_per_filter_config"};
+
+constexpr std::string_view kHashPolicyCases[] = {"header", "cookie", "connection_properties", "query_parameter"};
+constexpr std::string_view kHashPolicyFields[] = {"header", "cookie", "connection_properties", "query_parameter",
+                                                  "terminal"};
+constexpr std::string_view kHashPolicyNotYet[] = {"filter_state"};
+constexpr std::string_view kHashHeaderFields[] = {"header_name"};
+constexpr std::string_view kHashHeaderNotYet[] = {"regex_rewrite"};
+constexpr std::string_view kHashCookieFields[] = {"name", "ttl", "path"};
+constexpr std::string_view kHashCookieNotYet[] = {"attributes"};
+constexpr std::string_view kHashConnectionFields[] = {"source_ip"};
+constexpr std::string_view kHashQueryFields[] = {"name"};
+
+constexpr std::string_view kMirrorFields[] = {"cluster", "runtime_fraction", "disable_shadow_host_suffix_append"};
+constexpr std::string_view kMirrorNotYet[] = {"cluster_header", "trace_sampled"};
+constexpr std::string_view kRuntimeFractionFields[] = {"default_value", "runtime_key"};
+constexpr std::string_view kFractionFields[] = {"numerator", "denominator"};
+constexpr EnumValue kDenominators[] = {{"HUNDRED", 0, true}, {"TEN_THOUSAND", 1, true}, {"MILLION", 2, true}};
 
 // --- helpers ----------------------------------------------------------------------------
 
@@ -313,6 +333,28 @@ void parse_mutations(Context& ctx, const Object& o, HeaderMutations& out) {
   removes("response_headers_to_remove", out.response_headers_to_remove);
 }
 
+// typed_per_filter_config: filter name -> google.protobuf.Any, kept as JSON for the filter.
+void parse_filter_configs(Context& ctx, const Field& f, FilterConfigMap& out) {
+  if (!f) return;
+  if (!f.value->is_object()) {
+    ctx.problem(f, "expected an object (filter name -> config)");
+    return;
+  }
+  for (auto it = f.value->begin(); it != f.value->end(); ++it) {
+    Field entry = f.entry(it.key(), &it.value());
+    if (!it.value().is_object()) {
+      ctx.problem(entry, "expected an object with an \"@type\"");
+      continue;
+    }
+    auto type = it.value().find("@type");
+    if (type == it.value().end() || !type->is_string()) {
+      ctx.problem(entry, "missing required field \"@type\"");
+      continue;
+    }
+    out[it.key()] = std::make_shared<JsonFilterConfig>(type->get<std::string>(), it.value().dump());
+  }
+}
+
 // --- actions ----------------------------------------------------------------------------
 
 std::optional<RegexRewrite> parse_regex_rewrite(Context& ctx, const Field& f) {
@@ -339,6 +381,7 @@ void parse_weighted(Context& ctx, const Field& f, RouteAction& action) {
     wc.weight = 0;  // absent reads as 0, which validate_route_config reports
     Object c(ctx, item, {kClusterWeightFields, kClusterWeightNotYet});
     set_if(read_string(ctx, c.get("name")), wc.name);
+    parse_mutations(ctx, c, wc.header_mutations);
     auto weight = read_uint(ctx, c.get("weight"), 0, kMaxU32);
     set_if(weight, wc.weight);
     all_read = all_read && weight.has_value();
@@ -404,12 +447,66 @@ std::optional<RetryPolicy> parse_retry_policy(Context& ctx, const Field& f) {
   return p;
 }
 
+void parse_hash_policy(Context& ctx, const Field& f, std::vector<HashPolicy>& out) {
+  Object o(ctx, f, {kHashPolicyFields, kHashPolicyNotYet});
+  if (!o.ok()) return;
+  HashPolicy h;
+  set_if(read_bool(ctx, o.get("terminal")), h.terminal);
+  auto which = one_of(ctx, o, kHashPolicyCases, "a hash policy");
+  if (which == "header") {
+    h.kind = HashPolicy::Kind::header;
+    Object c(ctx, o.get("header"), {kHashHeaderFields, kHashHeaderNotYet});
+    set_if(read_string(ctx, c.required("header_name")), h.name);
+  } else if (which == "cookie") {
+    h.kind = HashPolicy::Kind::cookie;
+    Object c(ctx, o.get("cookie"), {kHashCookieFields, kHashCookieNotYet});
+    set_if(read_string(ctx, c.required("name")), h.name);
+    if (auto ttl = read_duration(ctx, c.get("ttl"))) h.ttl = *ttl;
+    set_if(read_string(ctx, c.get("path")), h.path);
+  } else if (which == "connection_properties") {
+    h.kind = HashPolicy::Kind::source_ip;
+    Object c(ctx, o.get("connection_properties"), {kHashConnectionFields});
+    auto on = read_bool(ctx, c.required("source_ip"));
+    if (on && !*on) return;  // source_ip: false hashes nothing
+  } else if (which == "query_parameter") {
+    h.kind = HashPolicy::Kind::query_parameter;
+    Object c(ctx, o.get("query_parameter"), {kHashQueryFields});
+    set_if(read_string(ctx, c.required("name")), h.name);
+  } else {
+    if (!is_set(f, "filter_state")) ctx.problem(f, "a hash policy needs one of \"header\", \"cookie\", "
+                                                   "\"connection_properties\", \"query_parameter\"");
+    return;
+  }
+  out.push_back(std::move(h));
+}
+
+void parse_mirror(Context& ctx, const Field& f, std::vector<MirrorPolicy>& out) {
+  Object o(ctx, f, {kMirrorFields, kMirrorNotYet});
+  if (!o.ok()) return;
+  MirrorPolicy m;
+  set_if(read_string(ctx, o.required("cluster")), m.cluster);
+  set_if(read_bool(ctx, o.get("disable_shadow_host_suffix_append")), m.disable_shadow_host_suffix_append);
+  if (auto rf = o.get("runtime_fraction")) {
+    // No runtime layer in ferry: default_value is the fraction (runtime_key is accepted).
+    Object r(ctx, rf, {kRuntimeFractionFields});
+    if (auto dv = r.required("default_value")) {
+      Object frac(ctx, dv, {kFractionFields});
+      auto numerator = read_uint(ctx, frac.get("numerator"), 0, kMaxU32).value_or(0);
+      auto denominator = read_enum(ctx, frac.get("denominator"), kDenominators).value_or("HUNDRED");
+      std::uint64_t scale = denominator == "MILLION" ? 1 : denominator == "TEN_THOUSAND" ? 100 : 10000;
+      m.per_million = std::uint32_t(std::min<std::uint64_t>(numerator * scale, 1000000));
+    }
+  }
+  out.push_back(std::move(m));
+}
+
 RouteAction parse_action(Context& ctx, const Field& f) {
   RouteAction action;
   Object o(ctx, f, {kActionFields, kActionNotYet});
   auto before = ctx.count();
   set_if(read_string(ctx, o.get("cluster")), action.cluster);
   parse_weighted(ctx, o.get("weighted_clusters"), action);
+  set_if(read_string(ctx, o.get("cluster_header")), action.cluster_header);
   // A broken target was just reported; "the route needs a cluster" would be noise.
   if (ctx.count() != before) ctx.suppress(f.canon);
   set_if(read_duration(ctx, o.get("timeout")), action.timeout);
@@ -420,6 +517,12 @@ RouteAction parse_action(Context& ctx, const Field& f) {
   set_if(read_string(ctx, o.get("host_rewrite_header")), action.host_rewrite_header);
   set_if(read_bool(ctx, o.get("auto_host_rewrite")), action.auto_host_rewrite);
   action.retry_policy = parse_retry_policy(ctx, o.get("retry_policy"));
+  static constexpr EnumValue kPriorities[] = {{"DEFAULT", 0, true}, {"HIGH", 1, true}};
+  if (auto p = read_enum(ctx, o.get("priority"), kPriorities))
+    action.priority = *p == "HIGH" ? RoutingPriority::high : RoutingPriority::default_priority;
+  for_each(ctx, o.get("hash_policy"), [&](const Field& item) { parse_hash_policy(ctx, item, action.hash_policy); });
+  for_each(ctx, o.get("request_mirror_policies"),
+           [&](const Field& item) { parse_mirror(ctx, item, action.request_mirror_policies); });
   return action;
 }
 
@@ -492,6 +595,7 @@ RouteOptions parse_route(Context& ctx, const Field& f, std::uint32_t max_body) {
   set_if(read_string(ctx, o.get("name")), route.name);
   parse_match(ctx, o.required("match"), route);
   parse_mutations(ctx, o, route.header_mutations);
+  parse_filter_configs(ctx, o.get("typed_per_filter_config"), route.typed_per_filter_config);
   constexpr std::string_view kActions[] = {"route", "redirect", "direct_response"};
   auto which = one_of(ctx, o, kActions, "a route");
   if (which == "route") route.action = parse_action(ctx, o.get("route"));
@@ -518,6 +622,7 @@ VirtualHostOptions parse_vhost(Context& ctx, const Field& f, std::uint32_t max_b
     vh.routes.push_back(parse_route(ctx, item, max_body));
   });
   parse_mutations(ctx, o, vh.header_mutations);
+  parse_filter_configs(ctx, o.get("typed_per_filter_config"), vh.typed_per_filter_config);
   return vh;
 }
 

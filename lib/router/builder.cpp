@@ -16,6 +16,7 @@ RouteBuilder& RouteBuilder::to(std::string cluster) {
   auto& o = options();
   o.action.cluster = std::move(cluster);
   o.action.weighted_clusters.clear();
+  o.action.cluster_header.clear();
   o.redirect.reset();
   o.direct_response.reset();
   return *this;
@@ -25,8 +26,34 @@ RouteBuilder& RouteBuilder::weighted(std::vector<WeightedCluster> clusters) {
   auto& o = options();
   o.action.weighted_clusters = std::move(clusters);
   o.action.cluster.clear();
+  o.action.cluster_header.clear();
   o.redirect.reset();
   o.direct_response.reset();
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::to_cluster_from_header(std::string name) {
+  auto& o = options();
+  o.action.cluster_header = std::move(name);
+  o.action.cluster.clear();
+  o.action.weighted_clusters.clear();
+  o.redirect.reset();
+  o.direct_response.reset();
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::hash(HashPolicy policy) {
+  options().action.hash_policy.push_back(std::move(policy));
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::mirror(MirrorPolicy policy) {
+  options().action.request_mirror_policies.push_back(std::move(policy));
+  return *this;
+}
+
+RouteBuilder& RouteBuilder::filter_config(std::string filter_name, std::shared_ptr<const RouteFilterConfig> config) {
+  options().typed_per_filter_config[std::move(filter_name)] = std::move(config);
   return *this;
 }
 
@@ -120,6 +147,11 @@ RouteBuilder& RouteBuilder::retries(RetryPolicy policy) {
   return *this;
 }
 
+RouteBuilder& RouteBuilder::priority(RoutingPriority p) {
+  options().action.priority = p;
+  return *this;
+}
+
 RouteBuilder& RouteBuilder::name(std::string n) {
   options().name = std::move(n);
   return *this;
@@ -140,6 +172,12 @@ VirtualHostBuilder& VirtualHostBuilder::domain(std::string d) {
 
 HeaderMutations& VirtualHostBuilder::header_mutations() {
   return router_->config().virtual_hosts[vhost_].header_mutations;
+}
+
+VirtualHostBuilder& VirtualHostBuilder::filter_config(std::string filter_name,
+                                                      std::shared_ptr<const RouteFilterConfig> config) {
+  router_->config().virtual_hosts[vhost_].typed_per_filter_config[std::move(filter_name)] = std::move(config);
+  return *this;
 }
 
 VirtualHostBuilder Router::virtual_host(std::string domain) {

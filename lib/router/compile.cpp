@@ -1,5 +1,6 @@
 #include "router/compile.hpp"
 #include "common/ascii.hpp"
+#include "router/hash_policy.hpp"
 #include "router/retry.hpp"
 
 #include <re2/re2.h>
@@ -84,11 +85,29 @@ bool resolve_targets(const RouteAction& a, const std::unordered_map<std::string,
     out.total_weight += weight;
     return true;
   };
-  if (a.weighted_clusters.empty()) return resolve(a.cluster, path + ".action.cluster", 1);
   bool ok = true;
+  for (std::size_t i = 0; i < a.request_mirror_policies.size(); ++i) {
+    const auto& m = a.request_mirror_policies[i];
+    auto it = clusters.find(m.cluster);
+    if (it == clusters.end()) {
+      problems.push_back({path + ".action.request_mirror_policies[" + std::to_string(i) + "].cluster",
+                          "unknown cluster \"" + m.cluster + "\""});
+      ok = false;
+      continue;
+    }
+    out.mirrors.push_back({it->second, m.per_million, !m.disable_shadow_host_suffix_append});
+  }
+  if (!a.cluster_header.empty()) {
+    out.cluster_header = to_lower(a.cluster_header);
+    return ok;
+  }
+  if (a.weighted_clusters.empty()) return resolve(a.cluster, path + ".action.cluster", 1) && ok;
   for (std::size_t i = 0; i < a.weighted_clusters.size(); ++i) {
     const auto& wc = a.weighted_clusters[i];
-    ok &= resolve(wc.name, path + ".action.weighted_clusters[" + std::to_string(i) + "].name", wc.weight);
+    if (resolve(wc.name, path + ".action.weighted_clusters[" + std::to_string(i) + "].name", wc.weight))
+      out.targets.back().mutations = compile_mutations(wc.header_mutations);
+    else
+      ok = false;
   }
   return ok;
 }
@@ -100,6 +119,7 @@ bool compile_forward(const RouteAction& a, const std::unordered_map<std::string,
   out.host_rewrite_header = to_lower(a.host_rewrite_header);
   out.auto_host_rewrite = a.auto_host_rewrite;
   bool ok = compile_rewrite(a.prefix_rewrite, a.regex_rewrite, path + ".action", out.rewrite, problems);
+  if (!a.hash_policy.empty()) out.hash_policy = std::make_shared<const CompiledHashPolicy>(a.hash_policy);
   if (a.retry_policy) {
     auto before = problems.size();
     out.retry = compile_retry(*a.retry_policy, path + ".action.retry_policy", problems);
@@ -115,6 +135,7 @@ bool compile_route(const RouteOptions& in, const std::unordered_map<std::string,
   out.name = in.name;
   out.timeout = in.action.timeout;
   out.idle_timeout = in.action.idle_timeout;
+  out.priority = in.action.priority;
   bool ok = compile_match(in, path, out, problems);
   if (in.redirect) return compile_redirect(*in.redirect, path, out, problems) && ok;
   if (in.direct_response) {
@@ -124,7 +145,10 @@ bool compile_route(const RouteOptions& in, const std::unordered_map<std::string,
     return ok;
   }
   ok = compile_forward(in.action, clusters, path, out, problems) && ok;
-  out.edits_request = out.rewrite.any() || !out.host_rewrite_literal.empty() || !out.host_rewrite_header.empty();
+  bool target_edits = false;
+  for (const auto& t : out.targets) target_edits = target_edits || (t.mutations && !t.mutations->request.empty());
+  out.edits_request = out.rewrite.any() || !out.host_rewrite_literal.empty() || !out.host_rewrite_header.empty() ||
+                      target_edits;
   return ok;
 }
 

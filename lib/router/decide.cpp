@@ -10,6 +10,7 @@
 #include <ferry/filter.hpp>
 
 #include "common/arena.hpp"
+#include "router/hash_policy.hpp"
 #include "router/path_normalize.hpp"
 
 namespace ferry::router {
@@ -19,15 +20,7 @@ namespace {
 constexpr std::string_view kDirectResponse = "direct_response";
 
 std::string_view concat(detail::Arena& arena, std::initializer_list<std::string_view> parts) {
-  std::size_t total = 0;
-  for (auto p : parts) total += p.size();
-  char* out = arena.allocate(total);
-  std::size_t n = 0;
-  for (auto p : parts) {
-    if (!p.empty()) std::memcpy(out + n, p.data(), p.size());
-    n += p.size();
-  }
-  return {out, n};
+  return arena.concat(parts);
 }
 
 std::string_view query_of(std::string_view path) {  // "?..." or ""
@@ -130,9 +123,10 @@ void set_path(RequestHeaders& req, std::string_view path) {
 
 // Envoy's RouteEntryImplBase::finalizeRequestHeaders: header changes (most specific level
 // first), then the Host rewrite, then the path rewrite.
-void finalize_forward(const CompiledRoute& route, RequestHeaders& req, const Downstream& down,
-                      detail::Arena& arena) {
+void finalize_forward(const CompiledRoute& route, const LevelMutations* target, RequestHeaders& req,
+                      const Downstream& down, detail::Arena& arena) {
   FormatContext ctx{req, down, arena};
+  if (target) target->request.apply(req, ctx);
   for (const auto* m : route.request_mutations) m->apply(req, ctx);
   if (!route.host_rewrite_literal.empty()) {
     set_header_view(req, "host", route.host_rewrite_literal);
@@ -240,7 +234,8 @@ Decision normalize_request(const HttpOptions& http, RequestHeaders& req, const D
   return d;
 }
 
-Decision decide(const RouteTable& table, RequestHeaders& req, const Downstream& down, detail::Arena& arena) {
+Decision decide(const RouteTable& table, RequestHeaders& req, const Downstream& down, detail::Arena& arena,
+                std::uint64_t random) {
   const auto* vhost = table.find_virtual_host(req.authority());
   const auto* route = vhost ? vhost->match(RequestFacts{req, down.scheme, arena}) : nullptr;
   if (!route) {
@@ -256,17 +251,36 @@ Decision decide(const RouteTable& table, RequestHeaders& req, const Downstream& 
     case CompiledRoute::Action::direct_response: return direct_response(*route, req, down, arena);
     case CompiledRoute::Action::forward: break;
   }
-  if (route->edits_request) finalize_forward(*route, req, down, arena);
   Decision d;
   d.route = route;
+  if (!route->cluster_header.empty()) {
+    auto index = table.cluster_index(req.get(route->cluster_header));
+    if (!index) {
+      // Envoy's cluster_not_found_response_code default: 503 with flag NC and no body.
+      d.status = 503;
+      d.details = "cluster_not_found";
+      d.flags = kNoClusterFound;
+      return d;
+    }
+    d.cluster = *index;
+  } else {
+    auto t = route->pick_target(random);
+    d.cluster = route->targets[t].cluster;
+    d.target_mutations = route->targets[t].mutations.get();
+  }
+  if (route->hash_policy) d.hash = route->hash_policy->compute(req, down, arena, d.set_cookie);
+  if (route->edits_request) finalize_forward(*route, d.target_mutations, req, down, arena);
   return d;
 }
 
 void apply_response_headers(const Decision& decision, ResponseHeaders& resp, const RequestHeaders& req,
                             const Downstream& down, detail::Arena& arena) {
   if (!decision.location.empty()) resp.append_view("location", decision.location);
-  if (!decision.route || decision.route->response_mutations.empty()) return;
+  if (!decision.set_cookie.empty()) resp.append_view("set-cookie", decision.set_cookie);
+  bool target = decision.target_mutations && !decision.target_mutations->response.empty();
+  if (!decision.route || (decision.route->response_mutations.empty() && !target)) return;
   FormatContext ctx{req, down, arena};
+  if (target) decision.target_mutations->response.apply(resp, ctx);
   for (const auto* m : decision.route->response_mutations) m->apply(resp, ctx);
 }
 

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <ferry/headers.hpp>
@@ -39,6 +40,11 @@ struct Decision {
   std::string_view location;             ///< Location of a local redirect
   std::string_view details;              ///< response code details, for logs
   std::uint32_t flags = 0;               ///< ResponseFlag bits of a local reply
+  // Forwarding only:
+  std::uint32_t cluster = 0;                       ///< the cluster chosen (index)
+  const LevelMutations* target_mutations = nullptr;  ///< the weighted cluster's own header changes
+  std::optional<std::uint64_t> hash;               ///< hash_policy's result, for the balancer
+  std::string_view set_cookie;                     ///< Set-Cookie of a minted hash cookie
   bool forward() const noexcept { return status == 0; }
 };
 
@@ -49,9 +55,12 @@ Decision normalize_request(const HttpOptions& http, RequestHeaders& req, const D
                            detail::Arena& arena);
 
 /// Router step: picks the route and applies its request-side action. A forward() decision
-/// carries the route to forward with (request already rewritten); otherwise answer locally
-/// (404 no route, redirect, direct response).
-Decision decide(const RouteTable& table, RequestHeaders& req, const Downstream& down, detail::Arena& arena);
+/// carries the route and the cluster to forward to (the weighted choice made with `random`,
+/// any uniform value), the request already rewritten, and the request's hash; otherwise
+/// answer locally (404 no route, 503 unknown cluster_header cluster, redirect, direct
+/// response).
+Decision decide(const RouteTable& table, RequestHeaders& req, const Downstream& down, detail::Arena& arena,
+                std::uint64_t random = 0);
 
 /// Adds the Location of a redirect and applies the route's response header changes (route,
 /// virtual host, route config level). Call it once per response, before response filters,

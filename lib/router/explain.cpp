@@ -161,7 +161,9 @@ std::string normalization_options(const HttpOptions& http) {
   return out;
 }
 
-std::unordered_map<std::string, std::uint32_t> cluster_index(const RouteConfig& config,
+// The clusters the routes name. The explainer does not know the server's cluster list, so a
+// cluster_header route is taken to name an existing cluster: the header's value is added.
+std::unordered_map<std::string, std::uint32_t> cluster_index(const RouteConfig& config, const ExplainRequest& request,
                                                              std::vector<std::string>& names) {
   std::unordered_map<std::string, std::uint32_t> index;
   auto add = [&](const std::string& name) {
@@ -171,6 +173,10 @@ std::unordered_map<std::string, std::uint32_t> cluster_index(const RouteConfig& 
     for (const auto& r : vh.routes) {
       if (!r.action.cluster.empty()) add(r.action.cluster);
       for (const auto& w : r.action.weighted_clusters) add(w.name);
+      for (const auto& m : r.action.request_mirror_policies) add(m.cluster);
+      if (r.action.cluster_header.empty()) continue;
+      for (const auto& [k, v] : request.headers)
+        if (iequals(k, r.action.cluster_header) && !v.empty()) add(v);
     }
   return index;
 }
@@ -180,6 +186,11 @@ void forward(const CompiledRoute& cr, const RouteOptions& ro, const std::vector<
   ex.action = Explanation::Action::forward;
   ex.weighted = !ro.action.weighted_clusters.empty();
   for (const auto& t : cr.targets) ex.clusters.push_back({names[t.cluster], t.weight});
+  if (!cr.cluster_header.empty()) {
+    ex.clusters.push_back({std::string(req.get(cr.cluster_header)), 1});
+    ex.notes.push_back("the cluster is named by request header " + in_quotes(ro.action.cluster_header) +
+                       " (cluster_header)");
+  }
   ex.upstream_path = std::string(req.path());
   ex.upstream_host = std::string(req.authority());
   if (cr.rewrite.any()) {
@@ -233,7 +244,7 @@ std::optional<ExplainRequest> ExplainRequest::from_url(std::string_view url, std
 
 Explanation explain_route(const RouteConfig& config, const HttpOptions& http, const ExplainRequest& request) {
   std::vector<std::string> names;
-  auto index = cluster_index(config, names);
+  auto index = cluster_index(config, request, names);
   std::vector<ConfigProblem> problems;
   auto table = router::RouteTable::build(config, index, "", problems);
   if (!table) throw ConfigError(std::move(problems));

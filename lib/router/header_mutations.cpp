@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/arena.hpp"
+#include "common/time_format.hpp"
 #include "router/matchers.hpp"
 
 namespace ferry::router {
@@ -19,8 +20,7 @@ using detail::to_lower;
 
 // Envoy commands ferry knows but does not format yet: reported as such, not as unknown.
 constexpr std::string_view kNotYetCommands[] = {
-    "UPSTREAM_REMOTE_ADDRESS", "UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", "UPSTREAM_HOST",
-    "START_TIME", "HOSTNAME", "RESP", "TRAILER", "DOWNSTREAM_LOCAL_ADDRESS",
+    "UPSTREAM_HOST", "RESP", "TRAILER", "DOWNSTREAM_LOCAL_ADDRESS",
     "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT", "DOWNSTREAM_LOCAL_PORT", "DOWNSTREAM_REMOTE_PORT",
     "DOWNSTREAM_DIRECT_REMOTE_ADDRESS", "DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT",
     "UPSTREAM_METADATA", "DYNAMIC_METADATA", "FILTER_STATE", "PER_REQUEST_STATE",
@@ -29,7 +29,17 @@ constexpr std::string_view kNotYetCommands[] = {
     "DOWNSTREAM_TLS_VERSION", "REQUESTED_SERVER_NAME", "CEL", "METADATA"};
 
 constexpr std::string_view kSupported =
-    "%DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %PROTOCOL%, %REQ(name)%";
+    "%DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %PROTOCOL%, %REQ(name)%, "
+    "%UPSTREAM_REMOTE_ADDRESS%, %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %START_TIME%, %HOSTNAME%";
+
+// "ip" of "ip:port" or "[ip]:port".
+std::string_view without_port(std::string_view address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string_view::npos) return address;
+  auto ip = address.substr(0, colon);
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  return ip;
+}
 
 bool is_command_char(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
 
@@ -76,7 +86,15 @@ bool ValueFormat::parse_command(std::string_view cmd, Piece& out, std::string& e
     if (out.text.empty()) error = "%REQ()% needs a header name, e.g. %REQ(x-request-id)%";
     return error.empty();
   }
+  if (name == "START_TIME") {
+    out.kind = K::start_time;
+    out.text = std::string(args);  // empty: Envoy's default format
+    return true;
+  }
   if (!has_args && name == "DOWNSTREAM_REMOTE_ADDRESS") out.kind = K::remote_address;
+  else if (!has_args && name == "HOSTNAME") out.kind = K::hostname;
+  else if (!has_args && name == "UPSTREAM_REMOTE_ADDRESS") out.kind = K::upstream_address;
+  else if (!has_args && name == "UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT") out.kind = K::upstream_ip;
   else if (!has_args && name == "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT") out.kind = K::remote_ip;
   else if (!has_args && name == "PROTOCOL") out.kind = K::protocol;
   else if (std::find(std::begin(kNotYetCommands), std::end(kNotYetCommands), name) != std::end(kNotYetCommands))
@@ -102,6 +120,13 @@ bool ValueFormat::compile(std::string_view text, ValueFormat& out, std::string& 
       continue;
     }
     auto close = text.find('%', i + 1);
+    // Arguments may hold '%' themselves (%START_TIME(%Y-%m-%d)%): look past the ')'.
+    auto j = i + 1;
+    while (j < text.size() && is_command_char(text[j])) ++j;
+    if (j > i + 1 && j < text.size() && text[j] == '(') {
+      auto paren = text.find(')', j);
+      close = paren == std::string_view::npos ? paren : text.find('%', paren);
+    }
     if (close == i + 1) {
       literal.push_back('%');
       i = close;
@@ -133,6 +158,16 @@ std::string_view ValueFormat::piece_value(const Piece& p, const FormatContext& c
     case Piece::Kind::remote_address: v = ctx.down.remote_address; break;
     case Piece::Kind::remote_ip: v = ctx.down.remote_ip; break;
     case Piece::Kind::protocol: v = ctx.req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1"; break;
+    case Piece::Kind::hostname: v = detail::host_name(); break;
+    case Piece::Kind::upstream_address: v = ctx.down.upstream_address; break;
+    case Piece::Kind::upstream_ip: v = without_port(ctx.down.upstream_address); break;
+    case Piece::Kind::start_time: {
+      if (ctx.down.start_time_ns == 0) break;
+      constexpr std::size_t kCap = 256;
+      char* out = ctx.arena.allocate(kCap);
+      v = {out, detail::format_time(p.text, ctx.down.start_time_ns, out, kCap)};
+      break;
+    }
     case Piece::Kind::request_header: {
       auto h = request_value(ctx.req, p.text, ctx.down.scheme, ctx.arena);
       if (!h && !p.alternative.empty()) h = request_value(ctx.req, p.alternative, ctx.down.scheme, ctx.arena);

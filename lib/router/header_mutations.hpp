@@ -28,6 +28,8 @@ struct Downstream {
   std::string_view remote_ip;          ///< "ip"
   std::uint16_t listener_port = 0;     ///< the port the connection came in on
   std::string_view scheme = "http";    ///< ":scheme"
+  std::int64_t start_time_ns = 0;      ///< when the request started, ns since the Unix epoch
+  std::string_view upstream_address{}; ///< the chosen host's "ip:port", once there is one
 };
 
 /// What a formatted value reads.
@@ -47,9 +49,12 @@ class ValueFormat {
 
  private:
   struct Piece {
-    enum class Kind : std::uint8_t { literal, remote_address, remote_ip, protocol, request_header };
+    enum class Kind : std::uint8_t {
+      literal, remote_address, remote_ip, protocol, request_header, start_time, hostname,
+      upstream_address, upstream_ip,
+    };
     Kind kind = Kind::literal;
-    std::string text;         ///< literal text, or the header name (lower-cased)
+    std::string text;         ///< literal text, the header name (lower-cased) or the time format
     std::string alternative;  ///< %REQ(a?b)%: b, read when a is absent
     std::size_t max_length = std::string::npos;
   };

@@ -1,6 +1,7 @@
 #include "router/retry.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <string_view>
 
 namespace ferry::router {
@@ -19,6 +20,33 @@ constexpr Name kNames[] = {
     {"retriable-status-codes", CompiledRetry::kRetriableStatusCodes},
 };
 }  // namespace
+
+bool apply_retry_headers(const CompiledRetry* route, std::string_view retry_on, std::string_view max_retries,
+                         CompiledRetry& out) {
+  if (retry_on.empty() && max_retries.empty()) return false;
+  std::uint32_t extra = 0;
+  while (!retry_on.empty()) {
+    auto comma = retry_on.find(',');
+    auto token = retry_on.substr(0, comma);
+    retry_on = comma == std::string_view::npos ? std::string_view{} : retry_on.substr(comma + 1);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    for (const auto& n : kNames)
+      if (n.name == token) extra |= n.bit;
+  }
+  std::uint32_t count = 0;
+  bool has_count = false;
+  if (!max_retries.empty()) {
+    auto [end, ec] = std::from_chars(max_retries.data(), max_retries.data() + max_retries.size(), count);
+    has_count = ec == std::errc() && end == max_retries.data() + max_retries.size();
+  }
+  if (!route && extra == 0) return false;  // nothing to retry on
+  if (!has_count && extra == 0) return false;
+  out = route ? *route : CompiledRetry{};
+  out.on |= extra;
+  if (has_count) out.num_retries = count;
+  return true;
+}
 
 bool CompiledRetry::retries(AttemptFailure failure, int status) const noexcept {
   switch (failure) {

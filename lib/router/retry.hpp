@@ -52,6 +52,13 @@ std::shared_ptr<const CompiledRetry> compile_retry(const RetryPolicy& policy, co
 /// retry): uniform in [0, min((2^retry - 1) x base, max)). `random` is any uniform value.
 Duration backoff_delay(std::uint32_t retry, Duration base, Duration max, std::uint64_t random) noexcept;
 
+/// Envoy's request headers x-envoy-retry-on (conditions ORed with the route's) and
+/// x-envoy-max-retries (replaces num_retries) over the route's policy `route` (may be null:
+/// the headers alone then make a policy with Envoy's defaults). Only for internal clients.
+/// Unknown conditions are ignored, like Envoy. False when the headers change nothing.
+bool apply_retry_headers(const CompiledRetry* route, std::string_view retry_on, std::string_view max_retries,
+                         CompiledRetry& out);
+
 /// Whether `name` is a retry_on condition ferry implements.
 bool known_retry_condition(std::string_view name) noexcept;
 

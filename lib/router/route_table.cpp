@@ -82,14 +82,20 @@ std::size_t CompiledRoute::matched_length(std::string_view path) const noexcept 
   return without_query(path).size();  // a regex route matched the whole path
 }
 
-std::uint32_t CompiledRoute::pick_cluster(std::uint64_t random) const noexcept {
-  if (targets.size() == 1) return targets[0].cluster;
+std::size_t CompiledRoute::pick_target(std::uint64_t random) const noexcept {
+  if (targets.size() == 1) return 0;
   std::uint64_t point = random % total_weight;
-  for (const auto& t : targets) {
-    if (point < t.weight) return t.cluster;
-    point -= t.weight;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (point < targets[i].weight) return i;
+    point -= targets[i].weight;
   }
-  return targets.back().cluster;
+  return targets.size() - 1;
+}
+
+std::optional<std::uint32_t> RouteTable::cluster_index(std::string_view name) const {
+  auto it = clusters_.find(name);
+  if (it == clusters_.end()) return std::nullopt;
+  return it->second;
 }
 
 const CompiledRoute* CompiledVirtualHost::match(std::string_view path) const {
@@ -122,6 +128,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(
   if (problems.size() != before) return nullptr;
 
   auto table = std::make_shared<RouteTable>();
+  for (const auto& [name, index] : cluster_index) table->clusters_.emplace(name, index);
   auto global = compile_mutations(config.header_mutations);
   for (std::size_t v = 0; v < config.virtual_hosts.size(); ++v) {
     const auto& vh = config.virtual_hosts[v];
@@ -138,6 +145,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(
       add_mutation_level(cr, compile_mutations(vh.routes[r].header_mutations));
       add_mutation_level(cr, vhost_level);
       add_mutation_level(cr, global);
+      cr.filter_configs = vh.routes[r].typed_per_filter_config;
+      cr.filter_configs.insert(vh.typed_per_filter_config.begin(), vh.typed_per_filter_config.end());
       cvh.routes.push_back(std::move(cr));
     }
     cvh.index = RouteIndex::build(cvh.routes);

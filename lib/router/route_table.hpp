@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,10 +25,23 @@ class RE2;
 
 namespace ferry::router {
 
+struct LevelMutations;
+
 struct WeightedTarget {
   std::uint32_t cluster;  ///< index into the server's cluster list
   std::uint32_t weight;
+  /// The weighted cluster's own header changes (the most specific level), or null.
+  std::shared_ptr<const LevelMutations> mutations{};
 };
+
+/// A request_mirror_policies entry with its cluster resolved.
+struct CompiledMirror {
+  std::uint32_t cluster;
+  std::uint32_t per_million;
+  bool host_suffix;  ///< append "-shadow" to the copy's Host
+};
+
+class CompiledHashPolicy;
 
 /// A path rewrite: the matched prefix replaced by `prefix`, or every match of `regex`
 /// (in the path without the query) replaced by `substitution`.
@@ -72,10 +86,16 @@ struct CompiledRoute {
   std::vector<QueryMatch> query_parameters;
 
   Action action = Action::forward;
-  std::vector<WeightedTarget> targets;  ///< one entry for a plain cluster action
+  std::vector<WeightedTarget> targets;  ///< one entry for a plain cluster action; none for cluster_header
   std::uint64_t total_weight = 0;
+  std::string cluster_header;  ///< lower-cased; set: the cluster is named by this request header
+  std::shared_ptr<const CompiledHashPolicy> hash_policy;  ///< null: no hash
+  std::vector<CompiledMirror> mirrors;
+  /// typed_per_filter_config of the route merged over its virtual host's.
+  FilterConfigMap filter_configs;
   Duration timeout{0};
   Duration idle_timeout{-1};
+  RoutingPriority priority = RoutingPriority::default_priority;  ///< circuit breaker level
   PathRewrite rewrite;
   std::string host_rewrite_literal;
   std::string host_rewrite_header;  ///< lower-cased
@@ -99,8 +119,15 @@ struct CompiledRoute {
   bool matches(const RequestFacts& facts) const;
   /// How much of `path` the path criterion matched (what prefix_rewrite replaces).
   std::size_t matched_length(std::string_view path) const noexcept;
-  /// Picks the cluster for a request; `random` is any uniformly distributed value.
-  std::uint32_t pick_cluster(std::uint64_t random) const noexcept;
+  /// Picks the target for a request (index into `targets`); `random` is any uniformly
+  /// distributed value. Not for cluster_header routes (no targets).
+  std::size_t pick_target(std::uint64_t random) const noexcept;
+  std::uint32_t pick_cluster(std::uint64_t random) const noexcept { return targets[pick_target(random)].cluster; }
+  /// The per-route config of filter `name`, or null.
+  const RouteFilterConfig* filter_config(std::string_view name) const noexcept {
+    auto it = filter_configs.find(name);
+    return it == filter_configs.end() ? nullptr : it->second.get();
+  }
 };
 
 struct CompiledVirtualHost {
@@ -132,6 +159,8 @@ class RouteTable {
   const CompiledVirtualHost* find_virtual_host(std::string_view host) const;
   /// The compiled virtual hosts, in config order (for diagnostics such as the explainer).
   const std::vector<CompiledVirtualHost>& virtual_hosts() const noexcept { return vhosts_; }
+  /// The index of the cluster called `name` when the table was built (cluster_header).
+  std::optional<std::uint32_t> cluster_index(std::string_view name) const;
 
  private:
   struct Wildcard {
@@ -147,6 +176,7 @@ class RouteTable {
   std::vector<Wildcard> suffixes_;  ///< longest first
   std::vector<Wildcard> prefixes_;  ///< longest first
   std::int64_t default_ = -1;
+  std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> clusters_;
 };
 
 }  // namespace ferry::router

@@ -51,6 +51,16 @@ std::string_view match_field(const PathMatch& m, PathStyle style) {
   return "match";
 }
 
+bool is_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) return false;
+  }
+  return true;
+}
+
 class Checker {
  public:
   Checker(const std::vector<std::string>* clusters, PathStyle style,
@@ -108,7 +118,8 @@ class Checker {
     checks::query_matchers(r.query_parameters, path, sink_);
     // route (a forwarding action), redirect and direct_response are a oneof.
     int answers = int(r.redirect.has_value()) + int(r.direct_response.has_value());
-    bool forwards = !r.action.cluster.empty() || !r.action.weighted_clusters.empty();
+    bool forwards = !r.action.cluster.empty() || !r.action.weighted_clusters.empty() ||
+                    !r.action.cluster_header.empty();
     if (answers > 1 || (answers == 1 && forwards))
       add(path, style_ == PathStyle::code
                     ? "a route takes exactly one of a cluster action, \"redirect\" and \"direct_response\""
@@ -137,13 +148,24 @@ class Checker {
     auto at = [&](std::string_view field) { return route_path + "." + std::string(field); };
     bool has_cluster = !a.cluster.empty();
     bool has_weighted = !a.weighted_clusters.empty();
-    if (has_cluster && has_weighted)
-      add(at(names_.action),
-          "\"cluster\" and \"weighted_clusters\" are both set; a route takes exactly one");
-    else if (!has_cluster && !has_weighted)
-      add(at(names_.action), "a route needs a \"cluster\" or \"weighted_clusters\"");
+    bool has_header = !a.cluster_header.empty();
+    int targets = int(has_cluster) + int(has_weighted) + int(has_header);
+    if (targets > 1)
+      add(at(names_.action), std::string(has_cluster && has_weighted
+                                             ? "\"cluster\" and \"weighted_clusters\" are both set"
+                                             : "more than one of \"cluster\", \"weighted_clusters\" and "
+                                               "\"cluster_header\" is set") +
+                                 "; a route takes exactly one");
+    else if (targets == 0)
+      add(at(names_.action), "a route needs a \"cluster\", \"weighted_clusters\" or \"cluster_header\"");
     if (has_cluster) cluster_ref(a.cluster, at(names_.cluster));
     if (has_weighted) weighted(a.weighted_clusters, at(names_.weighted_clusters));
+    if (has_header && !is_header_name(a.cluster_header))
+      add(at(style_ == PathStyle::code ? "action.cluster_header" : "route.cluster_header"),
+          in_quotes(a.cluster_header) + " is not a valid header name");
+    hash_policies(a.hash_policy, at(style_ == PathStyle::code ? "action.hash_policy" : "route.hash_policy"));
+    mirrors(a.request_mirror_policies,
+            at(style_ == PathStyle::code ? "action.request_mirror_policies" : "route.request_mirror_policies"));
     if (a.timeout.count() < 0) add(at(names_.timeout), "a timeout must not be negative");
     checks::forward_rewrites(a, route_path, sink_);
   }
@@ -158,10 +180,37 @@ class Checker {
         cluster_ref(list[i].name, item + ".name");
       if (list[i].weight < 1) add(item + ".weight", "a weight must be at least 1");
       total += list[i].weight;
+      checks::mutations(list[i].header_mutations, item, sink_);
     }
     // The router draws a 32-bit point in [0, total).
     if (total > std::numeric_limits<std::uint32_t>::max())
       add(path, "the weights add up to " + std::to_string(total) + ", more than 4294967295");
+  }
+
+  void hash_policies(const std::vector<HashPolicy>& list, const std::string& path) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const auto& h = list[i];
+      auto item = path + "[" + std::to_string(i) + "]";
+      if (h.kind == HashPolicy::Kind::source_ip) continue;
+      std::string_view field = h.kind == HashPolicy::Kind::header   ? "header.header_name"
+                               : h.kind == HashPolicy::Kind::cookie ? "cookie.name"
+                                                                    : "query_parameter.name";
+      if (h.name.empty())
+        add(item + "." + std::string(style_ == PathStyle::code ? "name" : field), "a name is required");
+      if (h.ttl && h.ttl->count() < 0)
+        add(item + "." + std::string(style_ == PathStyle::code ? "ttl" : "cookie.ttl"), "a ttl must not be negative");
+    }
+  }
+
+  void mirrors(const std::vector<MirrorPolicy>& list, const std::string& path) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      auto item = path + "[" + std::to_string(i) + "]";
+      if (list[i].cluster.empty()) add(item + ".cluster", "a mirror needs a cluster");
+      else cluster_ref(list[i].cluster, item + ".cluster");
+      if (list[i].per_million > 1000000)
+        add(item + "." + std::string(style_ == PathStyle::code ? "per_million" : "runtime_fraction"),
+            "the fraction is more than 100%");
+    }
   }
 
   void cluster_ref(const std::string& name, const std::string& path) {

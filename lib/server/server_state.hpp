@@ -1,5 +1,5 @@
 // What every worker reads and nobody mutates while the server runs: compiled listeners
-// (filter factories, initial route tables), cluster descriptions, the logger.
+// (filter factories, initial route tables), the logger.
 //
 // Thread safety: built on the control thread before the workers start; read-only after,
 // except ListenerRuntime::routes (see there).
@@ -13,9 +13,20 @@
 #include <ferry/listener.hpp>
 #include <ferry/server.hpp>
 
+#include "common/cidr.hpp"
 #include "common/log.hpp"
+#include "observe/access_log.hpp"
 #include "router/route_table.hpp"
-#include "upstream/cluster.hpp"
+#include "stats/server_stats.hpp"
+#include "upstream/cluster_manager.hpp"
+
+namespace ferry::server {
+
+}  // namespace ferry::server
+
+namespace ferry::tls {
+class ServerTls;
+}  // namespace ferry::tls
 
 namespace ferry::server {
 
@@ -28,13 +39,28 @@ struct ListenerRuntime {
   std::shared_ptr<const router::RouteTable> routes;
   std::size_t index = 0;  ///< position in ServerState::listeners
   boost::asio::ip::tcp::endpoint endpoint;  ///< bound endpoint (real port once bound)
+  /// TLS termination (contexts, SNI, reload); null for plain TCP. Shared with the file
+  /// watch thread, which swaps contexts inside it (see tls/server_tls.hpp).
+  std::shared_ptr<tls::ServerTls> tls;
+  /// http.internal_address_cidrs, parsed.
+  std::vector<detail::Cidr> internal_ranges;
+  /// http.access_logs, built (files open, writer threads running); null when there are none.
+  std::shared_ptr<const observe::AccessLogSet> access_logs;
+  bool is_internal(std::string_view ip) const noexcept {
+    for (const auto& c : internal_ranges)
+      if (c.contains(ip)) return true;
+    return false;
+  }
 };
 
 struct ServerState {
   ServerState(ServerOptions opts) : options(std::move(opts)), log(options.log_level, options.log_sink) {}
   ServerOptions options;
   detail::Logger log;
-  std::vector<std::shared_ptr<const upstream::ClusterInfo>> clusters;
+  /// ferry's stats (Server::stats()); workers write their own blocks (stats/server_stats.hpp).
+  stats::ServerStats stats;
+  /// Clusters: their options, host sets and health live in the ClusterManager (see
+  /// Server::Impl); workers get snapshots from it.
   std::vector<std::unique_ptr<ListenerRuntime>> listeners;
 };
 

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <system_error>
 
+#include "session/mirror.hpp"
 #include "session/session.hpp"
 
 namespace ferry::server {
@@ -21,7 +22,7 @@ constexpr auto kHousekeepingPeriod = std::chrono::seconds(1);
 constexpr std::size_t kTrimThreshold = 1 << 20;
 }  // namespace
 
-Worker::Worker(const ServerState& state, unsigned index)
+Worker::Worker(const ServerState& state, unsigned index, const std::vector<upstream::ClusterSnapshot>& clusters)
     // One thread runs this context and every socket is used from it, so the reactor's
     // per-descriptor locking is pure overhead (posting from other threads stays safe).
     : state_(state),
@@ -29,8 +30,8 @@ Worker::Worker(const ServerState& state, unsigned index)
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       drain_timer_(io_),
       housekeeping_timer_(io_) {
-  clusters_.reserve(state.clusters.size());
-  for (const auto& info : state.clusters) clusters_.emplace_back(info, random_.next());
+  stats_.resolve(state.stats, index);
+  for (const auto& c : clusters) apply_cluster(c);
   routes_.reserve(state.listeners.size());
   for (const auto& l : state.listeners) routes_.push_back(std::make_unique<RouteSnapshot>(l->routes));
 }
@@ -66,7 +67,11 @@ void Worker::start_thread() {
   for (std::size_t i = 0; i < acceptors_.size(); ++i)
     asio::co_spawn(io_, accept_loop(*acceptors_[i], *acceptor_listeners_[i]), asio::detached);
   housekeeping();
-  thread_ = std::thread([this] { io_.run(); });
+  stats_.resolve_listeners(state_.stats);
+  thread_ = std::thread([this] {
+    stats::bind_thread(state_.stats.store(), index_);  // host handles used here write this block
+    io_.run();
+  });
 }
 
 void Worker::join() {
@@ -96,6 +101,22 @@ void Worker::publish_routes(std::size_t listener, std::shared_ptr<const router::
   // Streams routing with the old table keep it until they end; otherwise it goes now.
   if (slot->streams != 0) retired_routes_.push_back(std::move(slot));
   slot = std::make_unique<RouteSnapshot>(std::move(table));
+}
+
+void Worker::apply_cluster(const upstream::ClusterSnapshot& snapshot) {
+  if (snapshot.info) stats_.resolve_cluster(state_.stats, snapshot.id, snapshot.info->options.name);
+  if (snapshot.id >= clusters_.size()) clusters_.resize(snapshot.id + 1);
+  auto& slot = clusters_[snapshot.id];
+  if (!slot) {
+    slot = std::make_unique<upstream::WorkerCluster>(snapshot.info,
+                                                     snapshot.hosts ? snapshot.hosts : std::make_shared<const upstream::HostSet>(),
+                                                     random_.next());
+    return;
+  }
+  if (snapshot.hosts)
+    slot->update(snapshot.info, snapshot.hosts);
+  else
+    slot->retire();
 }
 
 void Worker::drop_retired_routes(RouteSnapshot& snapshot) noexcept {
@@ -132,6 +153,21 @@ void Worker::add_session(session::Session* s) noexcept {
   if (sessions_) sessions_->prev = s;
   sessions_ = s;
   ++session_count_;
+}
+
+void Worker::add_mirror(session::MirrorTask* m) noexcept {
+  m->next = mirrors_;
+  if (mirrors_) mirrors_->prev = m;
+  mirrors_ = m;
+  ++mirror_count_;
+}
+
+void Worker::remove_mirror(session::MirrorTask* m) noexcept {
+  if (m->prev) m->prev->next = m->next;
+  else mirrors_ = m->next;
+  if (m->next) m->next->prev = m->prev;
+  m->prev = m->next = nullptr;
+  --mirror_count_;
 }
 
 void Worker::remove_session(session::Session* s) noexcept {
@@ -172,8 +208,10 @@ void Worker::finish_if_drained() {
   if (session_count_ != 0) return;
   drain_timer_.cancel();
   housekeeping_timer_.cancel();
+  // Mirrors are fire-and-forget: nobody waits for them at shutdown.
+  for (auto* m = mirrors_; m; m = m->next) m->cancel();
   for (auto& c : clusters_)
-    for (auto& h : c.hosts()) h.close_all();
+    if (c) c->for_each_pool([](upstream::HostPool& h) { h.close_all(); });
   work_.reset();  // run() returns once the last handlers have run
 }
 
@@ -183,6 +221,9 @@ void Worker::close_everything() {
     s->force_close();
     s = next;
   }
+  // Streams queued for an upstream connection (circuit breakers) wait on their pool.
+  for (auto& c : clusters_)
+    if (c) c->for_each_pool([](upstream::HostPool& h) { h.cancel_waiters(); });
   finish_if_drained();
 }
 
@@ -199,11 +240,13 @@ void Worker::housekeeping() {
   // Closes upstream connections idle longer than their cluster's idle_timeout.
   auto now = std::chrono::steady_clock::now();
   for (auto& c : clusters_) {
-    auto idle = c.info().options.idle_timeout;
-    for (auto& h : c.hosts()) {
+    if (!c) continue;
+    auto idle = c->info().options.idle_timeout;
+    c->for_each_pool([&](upstream::HostPool& h) {
       if (idle.count() > 0) h.close_idle_before(now - idle);
       h.watch_idle_before(now - kHousekeepingPeriod);
-    }
+    });
+    c->free_retired_pools();  // pools of removed hosts, once their last request is done
   }
   housekeeping_timer_.expires_after(kHousekeepingPeriod);
   housekeeping_timer_.async_wait([this](const boost::system::error_code& ec) {

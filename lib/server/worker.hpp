@@ -22,6 +22,7 @@
 
 namespace ferry::session {
 class Session;
+class MirrorTask;
 struct StreamBuffers;
 }  // namespace ferry::session
 
@@ -42,7 +43,8 @@ class RouteLease;
 
 class Worker {
  public:
-  Worker(const ServerState& state, unsigned index);
+  /// `clusters`: the clusters' snapshots when the server starts (ClusterManager::attach).
+  Worker(const ServerState& state, unsigned index, const std::vector<upstream::ClusterSnapshot>& clusters);
   ~Worker();
 
   /// Opens this worker's accept socket for each listener (control thread, before run()).
@@ -55,8 +57,17 @@ class Worker {
 
   asio::io_context& io() noexcept { return io_; }
   const ServerState& state() const noexcept { return state_; }
-  upstream::WorkerCluster& cluster(std::uint32_t index) { return clusters_[index]; }
+  /// Cluster `index` (a ClusterManager id). A removed cluster stays as an empty shell, so
+  /// a route table built before its removal still finds it (and no host in it).
+  upstream::WorkerCluster& cluster(std::uint32_t index) { return *clusters_[index]; }
+  /// The same, or null when this worker does not have it (yet).
+  upstream::WorkerCluster* find_cluster(std::uint32_t index) noexcept {
+    return index < clusters_.size() ? clusters_[index].get() : nullptr;
+  }
+  /// This worker's view of ferry's stats (slots in its own block).
+  stats::WorkerStats& stats() noexcept { return stats_; }
   detail::Random& random() noexcept { return random_; }
+  unsigned index() const noexcept { return index_; }  ///< 0 .. workers - 1
   bool draining() const noexcept { return draining_; }
 
   /// Live routing (RCU, per worker). Server::update_routes compiles a table on its own
@@ -68,12 +79,22 @@ class Worker {
   /// lease costs an increment and a decrement of a worker-local integer: no atomic
   /// reference count, no allocation, no lock per request.
   void publish_routes(std::size_t listener, std::shared_ptr<const router::RouteTable> table);
+  /// Live clusters (worker thread; posted by the ClusterManager's publisher): adds the
+  /// cluster, switches it to a new host set (WorkerCluster::update keeps the pools of
+  /// unchanged hosts), or retires it when `snapshot.hosts` is null. A WorkerCluster object
+  /// never moves or goes away while the worker runs, so streams may hold it across awaits.
+  void apply_cluster(const upstream::ClusterSnapshot& snapshot);
 
   std::unique_ptr<session::StreamBuffers> acquire_buffers();
   void release_buffers(std::unique_ptr<session::StreamBuffers> buffers);
 
   void add_session(session::Session* s) noexcept;
   void remove_session(session::Session* s) noexcept;
+
+  /// Running request mirrors (session/mirror.hpp); cancelled when the worker stops.
+  void add_mirror(session::MirrorTask* m) noexcept;
+  void remove_mirror(session::MirrorTask* m) noexcept;
+  std::size_t mirrors_in_flight() const noexcept { return mirror_count_; }
 
  private:
   friend class RouteLease;
@@ -88,6 +109,7 @@ class Worker {
 
   const ServerState& state_;
   unsigned index_;
+  stats::WorkerStats stats_;
   // Declared before io_ so that they outlive any coroutine frame (and its RouteLease) that
   // io_ destroys.
   std::vector<std::unique_ptr<RouteSnapshot>> routes_;          ///< current, per listener
@@ -96,11 +118,13 @@ class Worker {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<const ListenerRuntime*> acceptor_listeners_;
-  std::vector<upstream::WorkerCluster> clusters_;
+  std::vector<std::unique_ptr<upstream::WorkerCluster>> clusters_;
   std::vector<std::unique_ptr<session::StreamBuffers>> free_buffers_;
   detail::Random random_;
   session::Session* sessions_ = nullptr;  ///< intrusive list head
   std::size_t session_count_ = 0;
+  session::MirrorTask* mirrors_ = nullptr;  ///< intrusive list head
+  std::size_t mirror_count_ = 0;
   bool draining_ = false;
   std::size_t freed_since_trim_ = 0;  ///< buffer bytes freed since the last malloc_trim
   asio::steady_timer drain_timer_;

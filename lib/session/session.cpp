@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "tls/server_tls.hpp"
+
 namespace ferry::session {
 
 namespace {
@@ -48,15 +50,46 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
   down_.non_blocking(true, ec);
   auto ep = down_.remote_endpoint(ec);
   format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);
+  internal_ = listener_.is_internal(peer_ip_);
+  access_logs_ = listener_.access_logs.get();
+  if (listener.tls) {
+    tls_ = listener.tls->accept(down_.native_handle());
+    closing_ = !tls_;
+  }
   worker_.add_session(this);
+  count_connection_open();
 }
 
 Session::~Session() {
   if (bufs_) worker_.release_buffers(std::move(bufs_));
+  count_connection_close();
   worker_.remove_session(this);
 }
 
+router::Downstream Session::downstream(bool upstream) const {
+  router::Downstream d{peer_, peer_ip_, listener_.endpoint.port()};
+  if (tls_) d.scheme = "https";
+  d.start_time_ns = start_unix_ns_;
+  if (upstream && up_) d.upstream_address = up_->host->address();
+  return d;
+}
+
+const RouteFilterConfig* Session::route_filter_config(std::string_view filter_name) const {
+  const router::CompiledRoute* route = route_decision_.route;
+  if (!route && route_table_ && bufs_) {
+    // Asked before routing: match once against the request as it is now.
+    if (!early_route_done_) {
+      early_route_done_ = true;
+      const auto* vhost = route_table_->find_virtual_host(bufs_->req.authority());
+      early_route_ = vhost ? vhost->match(router::RequestFacts{bufs_->req, downstream().scheme, bufs_->arena}) : nullptr;
+    }
+    route = early_route_;
+  }
+  return route ? route->filter_config(filter_name) : nullptr;
+}
+
 asio::awaitable<void> Session::run() {
+  if (tls_ && !closing_) closing_ = !co_await tls_accept();
   while (!closing_ && !worker_.draining()) {
     if (!bufs_) {
       // Parked (new, or idle for a while): no buffers, just a readiness wait.
@@ -64,7 +97,10 @@ asio::awaitable<void> Session::run() {
       // few coroutine frames as possible.
       idle_ = true;
       set_activity_deadline(Timeout::idle, http_.idle_timeout);
-      auto [ec] = co_await down_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+      error_code ec;
+      // A TLS connection may hold decrypted bytes already: no wait then.
+      if (!tls_ || !tls_->pending())
+        std::tie(ec) = co_await down_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
       idle_ = false;
       if (ec || closing_ || fired_ != Timeout::none) break;
       bufs_ = worker_.acquire_buffers();
@@ -83,10 +119,13 @@ asio::awaitable<void> Session::run() {
       }
       if (ec || closing_) break;
     }
-    if (co_await serve_stream() == Outcome::close) break;
+    auto outcome = co_await serve_stream();
+    count_stream_end();
+    if (outcome == Outcome::close) break;
   }
   error_code ec;
   timer_.cancel();
+  if (tls_) tls_->shutdown();
   down_.shutdown(tcp::socket::shutdown_both, ec);
   down_.close(ec);
   if (up_) finish_upstream(false);
@@ -120,15 +159,23 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   b.reset_stream();
   flags_ = 0;
   local_status_ = 0;
-  request_id_ = cluster_name_ = details_ = {};
+  request_id_ = cluster_name_ = details_ = upstream_transport_failure_reason_ = {};
   route_decision_ = {};
+  route_table_ = nullptr;
+  early_route_ = nullptr;
+  early_route_done_ = false;
   filters_run_ = 0;
   response_started_ = request_complete_ = route_timer_started_ = body_buffered_ = false;
   replay_body_ = {};
   clear_attempt_deadline();
 
   codec::RequestDecoder dec(b.req, b.pieces, http_.max_request_headers_kb * 1024, http_.max_headers_count);
+  dec.keep_envoy_headers(internal_);
+  count_stream_start();
   if (!co_await read_request_head(dec)) co_return Outcome::close;
+  count_request();
+  start_unix_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
   // Headers that did not arrive in time get 408 (when something arrived at all).
   if (fired_ != Timeout::none) co_return co_await timeout_reply();
   if (closing_) co_return Outcome::close;
@@ -143,25 +190,29 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   }
   keep_alive_ = dec.keep_alive() && !worker_.draining();
   request_complete_ = dec.is_done();
+  if (request_complete_) mark_request_done();
   prepare_upstream_headers();
   // Host and path normalisation come before the filters, so filters and routes judge the
   // same request (and that request is what goes upstream).
-  const router::Downstream down{peer_, peer_ip_, listener_.endpoint.port()};
+  const router::Downstream down = downstream();
   auto& decision = route_decision_;
   decision = router::normalize_request(http_, b.req, down, b.arena);
   if (!decision.forward())
     co_return co_await local_reply(decision.status, decision.body, decision.flags, decision.details);
 
+  // The stream routes with the worker's current table and holds it until the stream ends
+  // (the decision points into it), even if a newer table is published meanwhile. It is
+  // taken before the filters, which may ask for their per-route config.
+  const server::RouteLease routes(worker_, listener_.index);
+  route_table_ = &routes.table();
   bool end_stream = dec.is_done();
   if (!run_request_header_filters(end_stream))
     co_return co_await local_reply(local_status_, local_body_, kNoFlags, "filter_local_reply");
 
-  // The stream routes with the worker's current table and holds it until the stream ends
-  // (the decision points into it), even if a newer table is published meanwhile.
-  const server::RouteLease routes(worker_, listener_.index);
-  decision = router::decide(routes.table(), b.req, down, b.arena);
+  decision = router::decide(routes.table(), b.req, down, b.arena, worker_.random().next());
   if (!decision.forward())
     co_return co_await local_reply(decision.status, decision.body, decision.flags, decision.details);
+  if (access_logs_) [[unlikely]] route_name_ = b.arena.copy(decision.route->name);
   co_return co_await forward(dec, *decision.route);
 }
 
@@ -218,7 +269,8 @@ void Session::prepare_upstream_headers() {
       req.set("x-forwarded-for", joined);
     }
   }
-  req.set("x-forwarded-proto", "http");
+  req.set("x-forwarded-proto", tls_ ? "https" : "http");
+  apply_client_cert_header();
   request_id_ = req.get("x-request-id");
   if (request_id_.empty() && http_.generate_request_id) {
     char* id = bufs_->arena.allocate(36);
@@ -242,13 +294,17 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   auto [end, ignored] = std::to_chars(len, len + sizeof len, body.size());
   resp.add("content-length", std::string_view(len, std::size_t(end - len)));
   resp.append_view("content-type", "text/plain");
+  // Envoy's router marks a circuit breaker overflow for the client (and for retrying proxies).
+  if (flag == kUpstreamOverflow) resp.append_view("x-envoy-overloaded", "true");
   run_response_header_filters(true);
   auto& out = bufs_->out;
   out.clear();
   codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_);
+  count_response(status, false);
   response_started_ = true;
   // A reply to HEAD announces the body's length but carries none (RFC 9110 9.3.2).
   bool head = bufs_->req.method() == "HEAD";
+  bytes_sent_ = head ? 0 : body.size();
   std::array<asio::const_buffer, 2> bufs{asio::const_buffer(out.data(), out.size()),
                                          asio::const_buffer(body.data(), head ? 0 : body.size())};
   auto ec = co_await write_all(down_, bufs);

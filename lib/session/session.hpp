@@ -24,6 +24,15 @@
 #include "session/stream_buffers.hpp"
 #include "upstream/conn_pool.hpp"
 
+namespace ferry::tls {
+class Connection;
+class ClientTls;
+}  // namespace ferry::tls
+
+namespace ferry::observe {
+class AccessLogSet;
+}  // namespace ferry::observe
+
 namespace ferry::session {
 
 namespace asio = boost::asio;
@@ -69,16 +78,20 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   std::string_view request_id() const override { return request_id_; }
   std::string_view upstream_cluster() const override { return cluster_name_; }
   std::uint32_t response_flags() const override { return flags_; }
+  /// Why the last upstream TLS handshake failed (%UPSTREAM_TRANSPORT_FAILURE_REASON%).
+  std::string_view upstream_transport_failure_reason() const noexcept { return upstream_transport_failure_reason_; }
+  const RouteFilterConfig* route_filter_config(std::string_view filter_name) const override;
 
   Session* prev = nullptr;  ///< worker's intrusive list
   Session* next = nullptr;
 
  private:
-  enum class Timeout : std::uint8_t { none, idle, request_headers, stream_idle, request, route, connect, per_try };
+  enum class Timeout : std::uint8_t { none, idle, request_headers, stream_idle, request, route, connect, per_try, handshake };
   /// How one upstream attempt ended, when it did not answer the client itself.
   struct Attempt {
     bool stale = false;  ///< a reused connection turned out closed: resend, not a retry
     bool retry = false;  ///< the route's retry policy wants another attempt
+    upstream::StreamBreaker* breaker = nullptr;  ///< the stream's circuit breaker units
   };
   enum class Outcome : std::uint8_t { keep_alive, close };
 
@@ -91,6 +104,16 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void run_complete_filters();
   asio::awaitable<Outcome> forward(codec::RequestDecoder& dec, const router::CompiledRoute& route);
   asio::awaitable<bool> connect_upstream(upstream::HostPool& host, Duration connect_timeout);
+  // The connection of an attempt within the circuit breakers (session_pool.cpp).
+  /// failed: the connect failed; gave_up: the wait for a connection ended (fired_ says why).
+  enum class PoolResult : std::uint8_t { ready, failed, overflow, gave_up, may_connect };
+  asio::awaitable<PoolResult> obtain_connection(upstream::HostPool& host, upstream::PriorityResources& level,
+                                                Duration connect_timeout);
+  asio::awaitable<PoolResult> wait_for_connection(upstream::HostPool& host);
+  asio::awaitable<Outcome> overflow_reply();
+  /// The policy wants a retry: the cluster's max_retries / retry budget must allow it
+  /// (upstream_rq_retry_overflow when not).
+  bool may_retry(upstream::StreamBreaker* breaker) noexcept;
   enum class SendResult : std::uint8_t { sent, upstream_failed, upstream_failed_retryable, downstream_failed, bad_request };
   asio::awaitable<SendResult> send_request(codec::RequestDecoder& dec);
   /// Reads the rest of a Content-Length body into the arena so that it can be sent again.
@@ -101,7 +124,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
                                           const router::CompiledRetry* retry, Attempt& attempt);
   upstream::HostPool* pick_host(upstream::WorkerCluster& cluster, const router::CompiledRetry* retry,
                                 std::span<upstream::HostPool* const> tried);
-  void log_retries_off(const codec::HeadInfo& info, std::uint32_t limit) const;
+  void log_retries_off(const codec::HeadInfo& info, std::uint32_t limit, bool retries) const;
   asio::awaitable<bool> back_off(const router::CompiledRetry& retry, std::uint32_t retry_number);
   asio::awaitable<Outcome> stream_response_body(codec::ResponseDecoder& rdec, codec::Framing framing,
                                                 bool dechunk);
@@ -109,6 +132,39 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
                                        std::string_view details);
   asio::awaitable<Outcome> reject(const codec::DecodeError& err);
   void finish_upstream(bool reusable);
+
+  // Stats (session_stats.cpp): a few adds into this worker's own slots per request.
+  void count_connection_open() noexcept;
+  void count_connection_close() noexcept;
+  void count_stream_start() noexcept;
+  void count_request() noexcept;  ///< downstream_rq_total, once per stream
+  /// The response head is going out: downstream_rq_<N>xx; upstream_rq_<code> and
+  /// upstream_rq_<N>xx when it came from (or stands for) the upstream.
+  void count_response(int status, bool from_upstream) noexcept;
+  void count_stream_end() noexcept;
+  /// The stream is over: offer it to the listener's access logs (access_logs_ is set).
+  void log_access();
+  /// Keeps when the request was read completely (%REQUEST_DURATION%), with logs only.
+  void mark_request_done() noexcept {
+    if (access_logs_ && rq_done_ == Clock::time_point{}) rq_done_ = Clock::now();
+  }
+  void count_attempt(upstream::HostPool& host) noexcept;  ///< a request goes out on a connection
+  void count_connect(upstream::HostPool& host) noexcept;  ///< a connection is being opened
+  void count_connect_failure(upstream::HostPool& host) noexcept;
+  void count_attempt_end(upstream::HostPool& host) noexcept;  ///< the attempt's connection is let go
+  void count_timeout(Timeout kind) noexcept;
+  void count_retries_abandoned() const noexcept;
+  /// The attempt's answer is final: upstream_rq_retry_success when it came after retries.
+  Outcome count_final(Outcome outcome, std::uint32_t retries) noexcept;
+  /// When the watchdog last saw I/O (its last touch()), without reading the clock again.
+  Clock::time_point last_activity() const noexcept;
+  /// The routing facts of this stream; `upstream` adds the chosen host's address.
+  router::Downstream downstream(bool upstream = false) const;
+  /// request_mirror_policies: sends the copies (the request and its body are complete).
+  void start_mirrors(const router::CompiledRoute& route, const codec::RequestDecoder& dec);
+  /// An internal client's x-envoy-* controls: sets route_timeout_ and returns the retry
+  /// policy to use (the route's, or header_retry_); removes the headers.
+  const router::CompiledRetry* apply_envoy_headers(const router::CompiledRoute& route);
 
   // I/O over the non-blocking sockets; every wait also ends when the watchdog fires.
   asio::awaitable<error_code> read_some(tcp::socket& s, detail::ReadBuffer& b);
@@ -121,6 +177,22 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// Writes what it can without blocking and advances `bufs`; true when done or failed
   /// (`ec` tells), false when the socket is full. Lets hot paths skip a coroutine frame.
   bool write_now(tcp::socket& s, std::span<asio::const_buffer>& bufs, error_code& ec);
+
+  // TLS (session_io.cpp): null transports mean plain TCP and the calls above go straight
+  // to the socket; otherwise they go through the socket's tls::Connection.
+  tls::Connection* tls_of(const tcp::socket& s) const noexcept;
+  asio::awaitable<error_code> tls_read_some(tcp::socket& s, tls::Connection& t, detail::ReadBuffer& b);
+  bool tls_write_now(tls::Connection& t, std::span<asio::const_buffer>& bufs, error_code& ec);
+  asio::awaitable<bool> tls_handshake(tcp::socket& s, tls::Connection& t);
+  /// The downstream handshake, under the listener's handshake timeout.
+  asio::awaitable<bool> tls_accept();
+  /// The upstream handshake on a fresh connection (inside the connect timeout); on failure
+  /// the reason is kept for %UPSTREAM_TRANSPORT_FAILURE_REASON%.
+  asio::awaitable<bool> tls_connect(upstream::HostPool& host, const tls::ClientTls& ctls);
+  /// A pooled TLS connection opened for another server name (auto_sni) is not reused.
+  void check_pooled_tls();
+  /// x-forwarded-client-cert per forward_client_cert_details.
+  void apply_client_cert_header();
 
   // Watchdog: one timer, re-armed only when a deadline moves earlier.
   void set_activity_deadline(Timeout kind, Duration d);
@@ -137,6 +209,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   const server::ListenerRuntime& listener_;
   const HttpOptions& http_;
   tcp::socket down_;
+  std::unique_ptr<tls::Connection> tls_;  ///< downstream TLS; null for plain TCP
   std::unique_ptr<StreamBuffers> bufs_;
   upstream::UpstreamConnPtr up_;
   asio::steady_timer timer_;
@@ -168,8 +241,36 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   std::string_view request_id_;
   std::string_view cluster_name_;
   std::string_view details_;
+  std::string_view upstream_transport_failure_reason_;  ///< in the stream arena
   router::Decision route_decision_{};  ///< this stream's routing (see router/decide.hpp)
+  const router::RouteTable* route_table_ = nullptr;  ///< the leased table, while routing
+  mutable const router::CompiledRoute* early_route_ = nullptr;  ///< route_filter_config's match
+  mutable bool early_route_done_ = false;
+  std::int64_t start_unix_ns_ = 0;  ///< when the request head was in (%START_TIME%)
+  bool internal_ = false;           ///< the peer is in http.internal_address_cidrs
+  Duration route_timeout_{0};       ///< the route's timeout, or x-envoy-upstream-rq-timeout-ms
+  router::CompiledRetry header_retry_{};  ///< the route's policy changed by x-envoy-retry-* headers
   std::size_t filters_run_ = 0;
+  // Stats of this connection and stream (session_stats.cpp).
+  stats::HttpStats* http_stats_ = nullptr;
+  stats::ListenerStats* listener_stats_ = nullptr;
+  const stats::ClusterStats* cluster_stats_ = nullptr;  ///< the stream's cluster, once chosen
+  Clock::time_point cx_start_{};
+  Clock::time_point rq_start_{};
+  int attempt_status_ = 0;           ///< response status of the current attempt, 0 before its head
+  bool rq_counted_ = false;          ///< downstream_rq_total/active counted for this stream
+  bool upstream_completed_ = false;  ///< an upstream response was relayed to its end
+  bool upstream_answered_ = false;   ///< the response going out came from the upstream
+  // Access log facts (lib/observe/): plain stores and adds; clocks read only with logs.
+  const observe::AccessLogSet* access_logs_ = nullptr;  ///< the listener's, null without logs
+  std::uint64_t bytes_received_ = 0;  ///< request body bytes (%BYTES_RECEIVED%)
+  std::uint64_t bytes_sent_ = 0;      ///< response body bytes (%BYTES_SENT%)
+  std::uint32_t attempts_ = 0;        ///< upstream attempts (%UPSTREAM_REQUEST_ATTEMPT_COUNT%)
+  const upstream::HostPool* last_host_ = nullptr;  ///< the last attempt's host (%UPSTREAM_HOST%)
+  Clock::time_point rq_done_{};   ///< the request was read completely (with logs only)
+  Clock::time_point resp_at_{};   ///< the upstream response head arrived (with logs only)
+  /// %ROUTE_NAME%, copied into the stream arena: the route table lease ends before the log.
+  std::string_view route_name_;
   char peer_buf_[64];
   std::string_view peer_;     ///< "ip:port"
   std::string_view peer_ip_;  ///< "ip"

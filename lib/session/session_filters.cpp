@@ -41,8 +41,7 @@ bool Session::run_request_body_filters(bool end_stream) {
 
 bool Session::run_response_header_filters(bool end_stream) {
   // The route's response header edits come first, so host filters see the final head.
-  router::apply_response_headers(route_decision_, bufs_->resp, bufs_->req,
-                                 {peer_, peer_ip_, listener_.endpoint.port()}, bufs_->arena);
+  router::apply_response_headers(route_decision_, bufs_->resp, bufs_->req, downstream(true), bufs_->arena);
   auto& filters = bufs_->filters;
   for (std::size_t i = filters_run_; i-- > 0;)
     if (filters[i]->on_response_headers(bufs_->resp, end_stream, *this) == FilterStatus::Stop)

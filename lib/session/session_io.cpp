@@ -1,4 +1,9 @@
-// Socket I/O helpers and the per-connection watchdog timer.
+// Socket I/O helpers, TLS transport, and the per-connection watchdog timer.
+//
+// Plain and TLS streams share these helpers. A plain socket has no tls::Connection and
+// takes the same path as before TLS existed (one pointer test more); a TLS one goes
+// through its Connection, which reads and writes the socket's descriptor itself and tells
+// which readiness to await.
 //
 // The watchdog keeps at most one timer wait armed per connection. Deadlines are plain
 // time points that the session moves freely; the timer is re-armed only when a deadline
@@ -7,13 +12,25 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <openssl/ssl.h>
+
+#include <cstring>
+
 #include "session/session.hpp"
+#include "tls/client_tls.hpp"
+#include "tls/server_tls.hpp"
 
 namespace ferry::session {
 
 namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
-}
+/// Small pieces (a head and a short body) are sealed into one TLS record: one record and
+/// one send instead of one per piece.
+constexpr std::size_t kTlsCoalesce = 4096;
+constexpr std::string_view kXfcc = "x-forwarded-client-cert";
+
+error_code tls_error() { return asio::error::connection_reset; }
+}  // namespace
 
 asio::mutable_buffer Session::read_space(detail::ReadBuffer& b) {
   if (fired_ != Timeout::none) return {};
@@ -32,6 +49,8 @@ error_code Session::after_read(detail::ReadBuffer& b, error_code ec, std::size_t
 }
 
 asio::awaitable<error_code> Session::read_some(tcp::socket& s, detail::ReadBuffer& b) {
+  if (auto* t = tls_of(s)) [[unlikely]]
+    co_return co_await tls_read_some(s, *t, b);
   // async_read_some lets Asio skip the speculative recv once a socket was drained, so a
   // waiting read costs one recv when data arrives.
   auto [ec, n] = co_await s.async_read_some(read_space(b), token);
@@ -43,6 +62,8 @@ bool Session::write_now(tcp::socket& s, std::span<asio::const_buffer>& bufs, err
     ec = asio::error::operation_aborted;
     return true;
   }
+  if (auto* t = tls_of(s)) [[unlikely]]
+    return tls_write_now(*t, bufs, ec);
   for (;;) {
     while (!bufs.empty() && bufs.front().size() == 0) bufs = bufs.subspan(1);
     if (bufs.empty()) {
@@ -65,10 +86,147 @@ bool Session::write_now(tcp::socket& s, std::span<asio::const_buffer>& bufs, err
 asio::awaitable<error_code> Session::write_all(tcp::socket& s, std::span<asio::const_buffer> bufs) {
   error_code ec;
   while (!write_now(s, bufs, ec)) {
-    auto [wec] = co_await s.async_wait(tcp::socket::wait_write, token);
+    auto* t = tls_of(s);
+    auto [wec] = co_await s.async_wait(t && t->write_wants_read() ? tcp::socket::wait_read : tcp::socket::wait_write,
+                                       token);
     if (wec) co_return wec;
   }
   co_return ec;
+}
+
+// --- TLS --------------------------------------------------------------------------------
+
+tls::Connection* Session::tls_of(const tcp::socket& s) const noexcept {
+  if (&s == &down_) return tls_.get();
+  return up_ ? up_->tls.get() : nullptr;
+}
+
+asio::awaitable<error_code> Session::tls_read_some(tcp::socket& s, tls::Connection& t, detail::ReadBuffer& b) {
+  for (;;) {
+    auto space = read_space(b);
+    if (space.size() == 0) co_return after_read(b, {}, 0);
+    std::size_t n = 0;
+    // Decrypted bytes may already wait in OpenSSL: always try before awaiting the socket.
+    auto r = t.read(static_cast<char*>(space.data()), space.size(), n);
+    if (r == tls::Io::ok) co_return after_read(b, {}, n);
+    if (r == tls::Io::eof) co_return asio::error::eof;
+    if (r == tls::Io::error) co_return tls_error();
+    auto [ec] = co_await s.async_wait(r == tls::Io::want_write ? tcp::socket::wait_write : tcp::socket::wait_read,
+                                      token);
+    if (ec) co_return after_read(b, ec, 0);
+  }
+}
+
+bool Session::tls_write_now(tls::Connection& t, std::span<asio::const_buffer>& bufs, error_code& ec) {
+  char stage[kTlsCoalesce];
+  for (;;) {
+    while (!bufs.empty() && bufs.front().size() == 0) bufs = bufs.subspan(1);
+    if (bufs.empty()) {
+      touch();
+      ec = {};
+      return true;
+    }
+    // The same spans give the same staged bytes on a retry, as OpenSSL requires after a
+    // write that could not finish.
+    const void* p = bufs.front().data();
+    std::size_t len = bufs.front().size();
+    if (bufs.size() > 1 && len < sizeof stage) {
+      len = 0;
+      for (std::size_t i = 0; i < bufs.size() && len < sizeof stage; ++i) {
+        std::size_t take = std::min(bufs[i].size(), sizeof stage - len);
+        std::memcpy(stage + len, bufs[i].data(), take);
+        len += take;
+      }
+      p = stage;
+    }
+    std::size_t n = 0;
+    switch (t.write(p, len, n)) {
+      case tls::Io::ok: break;
+      case tls::Io::want_read:
+      case tls::Io::want_write: return false;
+      case tls::Io::eof:
+      case tls::Io::error:
+        ec = tls_error();
+        return true;
+    }
+    for (std::size_t i = 0; n > 0 && i < bufs.size(); ++i) {
+      std::size_t take = std::min(n, bufs[i].size());
+      bufs[i] += take;
+      n -= take;
+    }
+  }
+}
+
+asio::awaitable<bool> Session::tls_handshake(tcp::socket& s, tls::Connection& t) {
+  for (;;) {
+    auto r = t.handshake();
+    if (r == tls::Io::ok) co_return true;
+    if (r != tls::Io::want_read && r != tls::Io::want_write) co_return false;
+    auto [ec] = co_await s.async_wait(r == tls::Io::want_read ? tcp::socket::wait_read : tcp::socket::wait_write,
+                                      token);
+    if (ec || fired_ != Timeout::none) co_return false;
+  }
+}
+
+asio::awaitable<bool> Session::tls_accept() {
+  const auto& server = *listener_.tls;
+  set_hard_deadline(Timeout::handshake, server.options().handshake_timeout);
+  bool ok = co_await tls_handshake(down_, *tls_);
+  clear_hard_deadline();
+  if (!ok) {
+    FERRY_LOG(worker_.state().log, debug,
+              "TLS handshake from " << peer_ << " failed: "
+                                    << (fired_ == Timeout::handshake ? std::string("timeout") : tls_->error()));
+    co_return false;
+  }
+  // The client's certificate element is computed once per connection, not per request.
+  auto mode = http_.forward_client_cert_details;
+  if (mode == ForwardClientCert::append_forward || mode == ForwardClientCert::sanitize_set)
+    tls_->client_cert_element = server.client_cert_element(*tls_, http_.set_current_client_cert_details);
+  tls_->mutual = SSL_get0_peer_certificate(tls_->ssl()) && SSL_get_verify_result(tls_->ssl()) == X509_V_OK;
+  co_return true;
+}
+
+asio::awaitable<bool> Session::tls_connect(upstream::HostPool& host, const tls::ClientTls& ctls) {
+  up_->tls = ctls.connect(up_->sock.native_handle(), bufs_->req.authority(), &host.tls_sessions);
+  bool ok = up_->tls && co_await tls_handshake(up_->sock, *up_->tls);
+  if (ok) co_return true;
+  std::string_view reason = !up_->tls ? std::string_view("TLS_error:|cannot create a TLS connection:TLS_error_end")
+                            : fired_ != Timeout::none ? std::string_view("TLS_error:|handshake timeout:TLS_error_end")
+                                                      : std::string_view(up_->tls->error());
+  upstream_transport_failure_reason_ = bufs_->arena.copy(reason);
+  FERRY_LOG(worker_.state().log, debug, "TLS handshake with " << host.address() << " failed: " << reason);
+  co_return false;
+}
+
+void Session::check_pooled_tls() {
+  // Envoy keys pools by the transport socket options (SNI among them); ferry's pool is per
+  // host, so a connection for another name is closed instead of reused.
+  const auto* ctls = worker_.cluster(route_decision_.cluster).info().tls.get();
+  if (ctls && ctls->options().auto_sni && up_->tls->sni != ctls->sni_for(bufs_->req.authority())) up_.reset();
+}
+
+void Session::apply_client_cert_header() {
+  // Envoy's forward_client_cert_details; "mTLS" means a verified client certificate.
+  auto mode = http_.forward_client_cert_details;
+  if (mode == ForwardClientCert::always_forward_only) return;
+  auto& req = bufs_->req;
+  if (!tls_ || !tls_->mutual || mode == ForwardClientCert::sanitize) {
+    req.remove(kXfcc);
+    return;
+  }
+  if (mode == ForwardClientCert::forward_only) return;
+  const auto& element = tls_->client_cert_element;
+  auto existing = req.get(kXfcc);
+  if (mode == ForwardClientCert::sanitize_set || existing.empty()) {
+    req.set(kXfcc, element);
+    return;
+  }
+  char* joined = bufs_->arena.allocate(existing.size() + 1 + element.size());
+  std::memcpy(joined, existing.data(), existing.size());
+  joined[existing.size()] = ',';
+  std::memcpy(joined + existing.size() + 1, element.data(), element.size());
+  req.set(kXfcc, {joined, existing.size() + 1 + element.size()});
 }
 
 void Session::set_activity_deadline(Timeout kind, Duration d) {

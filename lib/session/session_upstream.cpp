@@ -3,8 +3,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <charconv>
 #include <cstring>
 
+#include "session/mirror.hpp"
 #include "session/session.hpp"
 
 namespace ferry::session {
@@ -16,12 +18,28 @@ constexpr std::uint32_t kMaxResponseHeaders = 200;
 using boost::beast::http::error::need_more;
 
 bool is_interim(int status) { return status >= 100 && status < 200 && status != 101; }
+
+// Outlier detection hears each attempt's result (Envoy's putHttpResponseCode / putResult):
+// a few stores into this worker's counters when the cluster has it, else one branch.
+void report_outlier(const upstream::WorkerCluster& cluster, const upstream::HostPool& host, unsigned worker,
+                    int status) noexcept {
+  if (auto* o = cluster.outlier(host)) o->http_status(worker, status);
+}
+void report_outlier(const upstream::WorkerCluster& cluster, const upstream::HostPool& host, unsigned worker,
+                    upstream::LocalOrigin result) noexcept {
+  if (auto* o = cluster.outlier(host)) o->local_origin(worker, result);
+}
 }  // namespace
 
 asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
                                                    const router::CompiledRoute& route) {
-  auto& cluster = worker_.cluster(route.pick_cluster(worker_.random().next()));
-  cluster_name_ = cluster.info().options.name;
+  auto& cluster = worker_.cluster(route_decision_.cluster);
+  cluster_name_ = cluster.name();
+  cluster_stats_ = &worker_.stats().clusters[route_decision_.cluster];
+  // Circuit breakers: max_requests holds for the whole stream, all attempts; a stream over
+  // it is answered at once, before its body is read (see session_pool.cpp).
+  upstream::StreamBreaker breaker;
+  if (!breaker.begin(cluster.info().breakers->at(route.priority))) co_return co_await overflow_reply();
   if (dec.info().expect_continue && !dec.is_done()) {
     // Like Envoy without proxy_100_continue: the proxy tells the client to go on.
     static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -30,9 +48,11 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
   }
   // Only a request without a body can go out again (bodies stream, they are not kept), and
   // one that is not idempotent only if it never reached an upstream.
-  const router::CompiledRetry* policy = route.retry.get();
+  route_timeout_ = route.timeout;
+  const router::CompiledRetry* policy = internal_ ? apply_envoy_headers(route) : route.retry.get();
   bool replayable = dec.is_done();
-  if (policy && !replayable) {
+  // Mirrors need the whole body up front too.
+  if ((policy || !route.mirrors.empty()) && !replayable) {
     const auto& info = dec.info();
     auto limit = listener_.options.per_connection_buffer_limit_bytes;
     if (info.has_content_length && info.content_length <= limit) {
@@ -40,9 +60,10 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
       if (kept != SendResult::sent) co_return co_await send_failed(kept, dec);
       replayable = true;
     } else {
-      log_retries_off(info, limit);
+      log_retries_off(info, limit, policy != nullptr);
     }
   }
+  if (!route.mirrors.empty() && replayable) start_mirrors(route, dec);
   const bool idempotent = router::is_idempotent(bufs_->req.method()) || (policy && policy->retry_non_idempotent);
   std::array<upstream::HostPool*, 8> tried{};
   std::uint32_t retries = 0;
@@ -54,11 +75,20 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
     if (!host) co_return co_await local_reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
     if (retries < tried.size()) tried[retries] = host;
     upstream::AttemptLoad load(cluster, *host);  // active count and latency sample, per attempt
+    // An idle pooled connection is taken inline: no extra coroutine frame per request.
     up_ = host->take();
-    if (!up_ && !co_await connect_upstream(*host, cluster.info().options.connect_timeout)) {
+    if (up_ && up_->tls) [[unlikely]]
+      check_pooled_tls();
+    auto pooled = PoolResult::ready;
+    if (!up_) pooled = co_await obtain_connection(*host, breaker.level(), cluster.info().options.connect_timeout);
+    if (pooled == PoolResult::overflow) co_return co_await overflow_reply();
+    if (pooled == PoolResult::gave_up) co_return co_await timeout_reply();  // not the host's doing
+    if (pooled != PoolResult::ready) {
       if (fired_ != Timeout::none && fired_ != Timeout::connect) co_return co_await timeout_reply();
+      report_outlier(cluster, *host, worker_.index(),
+                     fired_ == Timeout::connect ? upstream::LocalOrigin::timeout : upstream::LocalOrigin::connect_failed);
       fired_ = Timeout::none;
-      if (can_retry && can_retry->retries(router::AttemptFailure::connect_failure)) {
+      if (can_retry && can_retry->retries(router::AttemptFailure::connect_failure) && may_retry(&breaker)) {
         if (!co_await back_off(*policy, ++retries)) co_return co_await timeout_reply();
         continue;
       }
@@ -66,40 +96,56 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
                                      kUpstreamConnectionFailure,
                                      "upstream_reset_before_response_started{connection_failure}");
     }
+    report_outlier(cluster, *host, worker_.index(), upstream::LocalOrigin::connect_success);
+    count_attempt(*host);
     auto sent = co_await send_request(dec);
     if (sent == SendResult::upstream_failed_retryable && !stale_resend) {
       stale_resend = true;  // a pooled connection closed under us: resend once
       finish_upstream(false);
       continue;
     }
+    if (sent == SendResult::upstream_failed || sent == SendResult::upstream_failed_retryable)
+      report_outlier(cluster, *host, worker_.index(), upstream::LocalOrigin::connect_failed);
     if (sent != SendResult::sent) co_return co_await send_failed(sent, dec);
     Attempt attempt;
+    attempt.breaker = &breaker;
     auto outcome = co_await relay_response(dec, route, idempotent ? can_retry : nullptr, attempt);
-    if (attempt.stale && !stale_resend) {
-      stale_resend = true;
-      continue;
+    if (attempt.stale) {
+      if (!stale_resend) {
+        stale_resend = true;
+        continue;
+      }
+      // A second pooled connection closed under us (its host died): nothing was answered,
+      // so it is an upstream reset like any other, not a silent close.
+      if (!(idempotent && can_retry && can_retry->retries(router::AttemptFailure::reset) && may_retry(attempt.breaker)))
+        co_return co_await local_reply(502, "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+                                       kUpstreamConnectionTermination,
+                                       "upstream_reset_before_response_started{connection_termination}");
+      attempt.retry = true;
     }
-    if (!attempt.retry) co_return outcome;
+    if (!attempt.retry) co_return count_final(outcome, retries);
     if (!co_await back_off(*policy, ++retries)) co_return co_await timeout_reply();
   }
 }
 
-void Session::log_retries_off(const codec::HeadInfo& info, std::uint32_t limit) const {
+void Session::log_retries_off(const codec::HeadInfo& info, std::uint32_t limit, bool retries) const {
+  if (retries) count_retries_abandoned();  // Envoy's retry_or_shadow_abandoned
   // Outside the coroutine: g++ 12 misreports string temporaries in coroutine frames.
   FERRY_LOG(worker_.state().log, info,
-            "retries off for this request: its body is streamed, not buffered ("
+            (retries ? "retries" : "mirrors") << " off for this request: its body is streamed, not buffered ("
                 << (info.chunked ? std::string("chunked") : std::to_string(info.content_length) + " bytes")
                 << ", replay limit " << limit << " bytes)");
 }
 
 upstream::HostPool* Session::pick_host(upstream::WorkerCluster& cluster, const router::CompiledRetry* retry,
                                        std::span<upstream::HostPool* const> tried) {
-  auto* host = cluster.pick();
+  const upstream::LbContext ctx{route_decision_.hash};
+  auto* host = cluster.pick(ctx);
   if (!retry || !retry->avoid_previous_hosts) return host;
   // previous_hosts: re-pick while the choice was already tried, a bounded number of times.
   for (std::uint32_t n = 0; host && n < retry->host_selection_retry_max_attempts; ++n) {
     if (std::find(tried.begin(), tried.end(), host) == tried.end()) break;
-    host = cluster.pick();
+    host = cluster.pick(ctx);
   }
   return host;
 }
@@ -107,6 +153,7 @@ upstream::HostPool* Session::pick_host(upstream::WorkerCluster& cluster, const r
 asio::awaitable<bool> Session::back_off(const router::CompiledRetry& retry, std::uint32_t retry_number) {
   auto delay = router::backoff_delay(retry_number, retry.base_interval, retry.max_interval, worker_.random().next());
   FERRY_LOG(worker_.state().log, debug, "retry " << retry_number << " after " << delay.count() << " ms");
+  if (cluster_stats_) stats::bump(*cluster_stats_->rq_retry);
   if (delay.count() > 0) {
     asio::steady_timer wait(worker_.io());
     wait.expires_after(delay);
@@ -119,18 +166,30 @@ asio::awaitable<bool> Session::back_off(const router::CompiledRetry& retry, std:
 
 asio::awaitable<bool> Session::connect_upstream(upstream::HostPool& host, Duration connect_timeout) {
   up_ = std::make_unique<upstream::UpstreamConn>(worker_.io().get_executor(), host);
+  count_connect(host);
   set_attempt_deadline(Timeout::connect, connect_timeout);
   auto [ec] = co_await up_->sock.async_connect(host.endpoint(), token);
   clear_attempt_deadline();
   ++host.connections_opened;
   if (ec || fired_ != Timeout::none) {
     FERRY_LOG(worker_.state().log, debug, "connect to " << host.address() << " failed: " << ec.message());
+    count_connect_failure(host);
     up_.reset();
     co_return false;
   }
   error_code ignored;
   up_->sock.set_option(tcp::no_delay(true), ignored);
   up_->sock.non_blocking(true, ignored);
+  if (const auto* ctls = worker_.cluster(route_decision_.cluster).info().tls.get()) {
+    // Envoy's connect_timeout covers the TLS handshake too.
+    set_attempt_deadline(Timeout::connect, connect_timeout);
+    bool ok = co_await tls_connect(host, *ctls);
+    clear_attempt_deadline();
+    if (!ok) {
+      up_.reset();
+      co_return false;
+    }
+  }
   co_return true;
 }
 
@@ -153,6 +212,8 @@ asio::awaitable<Session::SendResult> Session::buffer_request_body(codec::Request
   }
   replay_body_ = {body, have};
   body_buffered_ = true;
+  bytes_received_ = have;
+  mark_request_done();
   co_return SendResult::sent;
 }
 
@@ -189,6 +250,7 @@ asio::awaitable<Session::SendResult> Session::send_request(codec::RequestDecoder
       used = dec.feed(b.in.data(), b.in.size(), ec);
       if (ec && ec != need_more) co_return SendResult::bad_request;
       if (!run_request_body_filters(dec.is_done())) co_return SendResult::bad_request;
+      for (auto piece : b.pieces) bytes_received_ += piece.size();
     }
     std::array<asio::const_buffer, 2> bufs{asio::const_buffer(b.out.data(), first ? b.out.size() : 0),
                                            asio::const_buffer(b.in.data(), used)};
@@ -205,6 +267,7 @@ asio::awaitable<Session::SendResult> Session::send_request(codec::RequestDecoder
     if (co_await read_some(down_, b.in)) co_return SendResult::downstream_failed;
   }
   request_complete_ = true;
+  mark_request_done();
   co_return SendResult::sent;
 }
 
@@ -227,6 +290,7 @@ asio::awaitable<Session::Outcome> Session::send_failed(SendResult result, codec:
 
 asio::awaitable<Session::Outcome> Session::timeout_reply() {
   auto kind = fired_;
+  count_timeout(kind);
   fired_ = Timeout::none;
   clear_hard_deadline();
   keep_alive_ = false;
@@ -253,13 +317,13 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     // Envoy starts the route timeout once the request is sent, and it spans all attempts.
     route_timer_started_ = true;
     clear_hard_deadline();
-    set_hard_deadline(Timeout::route, route.timeout);
+    set_hard_deadline(Timeout::route, route_timeout_);
   }
   if (retry) set_attempt_deadline(Timeout::per_try, retry->per_try_timeout);
   if (route.idle_timeout.count() >= 0) set_activity_deadline(Timeout::stream_idle, route.idle_timeout);
   auto& ub = b.up_in;
   bool head_request = b.req.method() == "HEAD";
-  std::optional<codec::ResponseDecoder> rdec;
+  auto& rdec = b.rdec;  // not in this frame: see StreamBuffers::rdec
   rdec.emplace(b.resp, b.pieces, kMaxResponseHead, kMaxResponseHeaders);
   rdec->skip(head_request);
   std::size_t parsed = 0;  // decoded head bytes at the front of `ub` (see read_request_head)
@@ -275,19 +339,34 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
       continue;
     }
     if (ec != need_more || !make_room(ub, *rdec, parsed, kMaxResponseHead)) {
+      report_outlier(worker_.cluster(route_decision_.cluster), *up_->host, worker_.index(),
+                     upstream::LocalOrigin::connect_failed);  // Envoy: a protocol error resets the stream
       finish_upstream(false);
       co_return co_await local_reply(502, "upstream sent an invalid response", kUpstreamProtocolError,
                                      "upstream_reset_before_response_started{protocol_error}");
     }
-    auto [rec0, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
-    if (auto rec = after_read(ub, rec0, rn)) {
+    error_code read_ec;
+    if (up_->tls) [[unlikely]] {
+      read_ec = co_await tls_read_some(up_->sock, *up_->tls, ub);
+    } else {
+      auto [rec0, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
+      read_ec = after_read(ub, rec0, rn);
+    }
+    if (auto rec = read_ec) {
       // Nothing received on a reused connection for a bodiless request: the upstream
       // closed it while idle, so the request can safely go out again on a fresh one.
       bool resendable = body_buffered_ || (dec.info().content_length == 0 && !dec.info().chunked);
       bool stale = ub.empty() && up_->reused && resendable;
+      // A stale pooled connection is not the host's fault; timeouts other than the
+      // attempt's own (per-try, route) are not either.
+      if (!stale && (fired_ == Timeout::none || fired_ == Timeout::per_try || fired_ == Timeout::route))
+        report_outlier(worker_.cluster(route_decision_.cluster), *up_->host, worker_.index(),
+                       fired_ == Timeout::none ? upstream::LocalOrigin::connect_failed : upstream::LocalOrigin::timeout);
       finish_upstream(false);
       ub.consume(ub.size());
-      if (fired_ == Timeout::per_try && retry && retry->retries(router::AttemptFailure::timeout)) {
+      if (fired_ == Timeout::per_try && retry && retry->retries(router::AttemptFailure::timeout) &&
+          may_retry(attempt.breaker)) {
+        count_timeout(Timeout::per_try);
         fired_ = Timeout::none;
         attempt.retry = true;
         co_return Outcome::close;
@@ -295,7 +374,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
       if (fired_ != Timeout::none) co_return co_await timeout_reply();
       attempt.stale = stale;
       if (stale) co_return Outcome::close;
-      if (retry && retry->retries(router::AttemptFailure::reset)) {
+      if (retry && retry->retries(router::AttemptFailure::reset) && may_retry(attempt.breaker)) {
         attempt.retry = true;
         co_return Outcome::close;
       }
@@ -305,7 +384,10 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     }
   }
   clear_attempt_deadline();
-  if (retry && retry->retries(router::AttemptFailure::status, b.resp.status())) {
+  attempt_status_ = b.resp.status();
+  if (access_logs_) [[unlikely]] resp_at_ = Clock::now();
+  report_outlier(worker_.cluster(route_decision_.cluster), *up_->host, worker_.index(), attempt_status_);
+  if (retry && retry->retries(router::AttemptFailure::status, b.resp.status()) && may_retry(attempt.breaker)) {
     // Not forwarded: this connection's response body is unread, so it is closed.
     FERRY_LOG(worker_.state().log, debug, "upstream answered " << b.resp.status() << ": retrying");
     finish_upstream(false);
@@ -333,6 +415,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   if (worker_.draining()) keep_alive_ = false;
   b.out.clear();
   codec::append_response_head(b.out, b.resp, framing, !keep_alive_);
+  count_response(b.resp.status(), true);
   response_started_ = true;
   co_return co_await stream_response_body(*rdec, framing, dechunk);
 }
@@ -354,6 +437,7 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
         finish_upstream(false);
         co_return Outcome::close;  // headers are out: all we can do is reset
       }
+      for (auto piece : b.pieces) bytes_sent_ += piece.size();
       if (dechunk) {
         for (auto piece : b.pieces) {
           if (n == bufs.size()) break;
@@ -377,8 +461,14 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
     first = false;
     ub.consume(used);
     if (rdec.is_done()) break;
-    auto [rec, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
-    if (auto ec = after_read(ub, rec, rn)) {
+    error_code read_ec;
+    if (up_->tls) [[unlikely]] {
+      read_ec = co_await tls_read_some(up_->sock, *up_->tls, ub);
+    } else {
+      auto [rec, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
+      read_ec = after_read(ub, rec, rn);
+    }
+    if (auto ec = read_ec) {
       if (framing == codec::Framing::until_close && (ec == asio::error::eof)) {
         finish_upstream(false);
         break;
@@ -389,6 +479,7 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
     }
   }
   clear_hard_deadline();
+  upstream_completed_ = true;
   if (up_) finish_upstream(rdec.keep_alive() && ub.empty());
   run_complete_filters();
   co_return keep_alive_ ? Outcome::keep_alive : Outcome::close;
@@ -397,12 +488,49 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
 void Session::finish_upstream(bool reusable) {
   if (!up_) return;
   auto* host = up_->host;
+  count_attempt_end(*host);
   ++up_->requests;
   if (reusable) {
     up_->reused = false;
     host->put(std::move(up_));
   }
   up_.reset();
+}
+
+void Session::start_mirrors(const router::CompiledRoute& route, const codec::RequestDecoder& dec) {
+  auto& req = bufs_->req;
+  const auto original_host = req.authority();
+  auto framing = body_buffered_ || dec.info().has_content_length ? codec::Framing::content_length : codec::Framing::none;
+  // Envoy's route timeout bounds the shadow too; a disabled one still gets a bound here.
+  auto timeout = route_timeout_.count() > 0 ? route_timeout_ : Duration(std::chrono::seconds(15));
+  for (const auto& m : route.mirrors) {
+    if (m.per_million < 1000000 && worker_.random().next() % 1000000 >= m.per_million) continue;
+    std::string host = m.host_suffix && !original_host.empty() ? shadow_host(original_host) : std::string(original_host);
+    if (!original_host.empty()) router::set_header_view(req, "host", host);
+    std::pmr::string head;
+    codec::append_request_head(head, req, framing);
+    if (!original_host.empty()) router::set_header_view(req, "host", original_host);
+    std::string copy;
+    copy.reserve(head.size() + replay_body_.size());
+    copy.append(head.data(), head.size()).append(replay_body_);
+    if (!MirrorTask::start(worker_, m.cluster, std::move(copy), timeout, req.method() == "HEAD"))
+      FERRY_LOG(worker_.state().log, debug, "mirror dropped: too many in flight or draining");
+  }
+}
+
+const router::CompiledRetry* Session::apply_envoy_headers(const router::CompiledRoute& route) {
+  auto& req = bufs_->req;
+  auto timeout = req.get("x-envoy-upstream-rq-timeout-ms");
+  std::uint64_t ms = 0;
+  auto [end, ec] = std::from_chars(timeout.data(), timeout.data() + timeout.size(), ms);
+  if (!timeout.empty() && ec == std::errc() && end == timeout.data() + timeout.size())
+    route_timeout_ = Duration(std::int64_t(std::min<std::uint64_t>(ms, std::uint64_t(1) << 40)));
+  const router::CompiledRetry* policy = route.retry.get();
+  if (router::apply_retry_headers(policy, req.get("x-envoy-retry-on"), req.get("x-envoy-max-retries"), header_retry_))
+    policy = &header_retry_;
+  // Control headers are for this proxy, not for the upstream (Envoy removes them too).
+  for (auto name : {"x-envoy-upstream-rq-timeout-ms", "x-envoy-retry-on", "x-envoy-max-retries"}) req.remove(name);
+  return policy;
 }
 
 }  // namespace ferry::session

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory_resource>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,10 @@ struct StreamBuffers {
   std::pmr::string out;
   codec::Pieces pieces;
   std::pmr::vector<FilterPtr> filters;
+  /// The current attempt's response decoder. It lives here rather than in the relaying
+  /// coroutine's frame: Asio recycles frames only up to 1,020 bytes (its size class is one
+  /// byte of 4-byte chunks), and a larger frame is allocated anew on every request.
+  std::optional<codec::ResponseDecoder> rdec;
 };
 
 }  // namespace ferry::session

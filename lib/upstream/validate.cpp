@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include "upstream/circuit_breaker.hpp"
+
 namespace ferry::upstream {
 
 namespace {
@@ -13,22 +15,45 @@ std::string join(const std::string& prefix, std::string_view rest) {
 
 // Field locations of one path style.
 struct FieldNames {
-  std::string_view address, port, weight, idle_timeout;
+  std::string_view address, port, weight, idle_timeout, endpoints;
 };
 
-constexpr FieldNames kCodeNames{"address", "port", "weight", "idle_timeout"};
+constexpr FieldNames kCodeNames{"address", "port", "weight", "idle_timeout", "endpoints"};
 constexpr FieldNames kEnvoyNames{
     "endpoint.address.socket_address.address", "endpoint.address.socket_address.port_value",
     "load_balancing_weight",
     "typed_extension_protocol_options[\"envoy.extensions.upstreams.http.v3.HttpProtocolOptions\"]"
-    ".common_http_protocol_options.idle_timeout"};
+    ".common_http_protocol_options.idle_timeout",
+    "load_assignment.endpoints"};
 
-void check_endpoint(const Endpoint& e, const std::string& path, const FieldNames& names,
+// STRICT_DNS / LOGICAL_DNS: names to resolve, and how (the loader checks the Envoy fields
+// as it reads them, so these paths are the code API's).
+void check_dns(const ClusterOptions& c, const std::string& path, const FieldNames& names,
+               std::vector<ConfigProblem>& problems) {
+  if (c.type == ClusterType::logical_dns && c.endpoints.size() != 1)
+    problems.push_back({join(path, names.endpoints), "a LOGICAL_DNS cluster needs exactly one endpoint (it has " +
+                                                         std::to_string(c.endpoints.size()) + ")"});
+  if (c.dns.refresh_rate.count() <= 0)
+    problems.push_back({join(path, "dns.refresh_rate"), "must be greater than 0"});
+  for (std::size_t i = 0; i < c.dns.resolvers.size(); ++i) {
+    const auto& r = c.dns.resolvers[i];
+    auto at = join(path, "dns.resolvers[" + std::to_string(i) + "]");
+    if (!is_ip_literal(r.address))
+      problems.push_back({at + ".address", "\"" + r.address + "\" is not an IPv4 or IPv6 address"});
+    if (r.port == 0) problems.push_back({at + ".port", "the port must be between 1 and 65535"});
+  }
+}
+
+void check_endpoint(const Endpoint& e, const std::string& path, const FieldNames& names, bool dns,
                     std::vector<ConfigProblem>& problems) {
-  if (!is_ip_literal(e.address))
+  if (dns) {
+    // A name (or an IP literal) that DNS discovery resolves.
+    if (e.address.empty() || e.address.find_first_of(" \t/") != std::string::npos)
+      problems.push_back({join(path, names.address), "\"" + e.address + "\" is not a host name"});
+  } else if (!is_ip_literal(e.address))
     problems.push_back({join(path, names.address),
                         "\"" + e.address +
-                            "\" is not an IPv4 or IPv6 address (DNS names are not supported yet)"});
+                            "\" is not an IPv4 or IPv6 address (names need type STRICT_DNS or LOGICAL_DNS)"});
   if (e.port == 0)
     problems.push_back({join(path, names.port), "the port must be between 1 and 65535"});
   if (e.weight < 1)
@@ -59,8 +84,11 @@ void validate_cluster(const ClusterOptions& cluster, const std::string& path_pre
     std::string where = envoy_endpoint_paths && i < envoy_endpoint_paths->size()
                             ? (*envoy_endpoint_paths)[i]
                             : "endpoints[" + std::to_string(i) + "]";
-    check_endpoint(cluster.endpoints[i], join(path_prefix, where), names, problems);
+    check_endpoint(cluster.endpoints[i], join(path_prefix, where), names, cluster.type != ClusterType::static_,
+                   problems);
   }
+  if (cluster.type != ClusterType::static_) check_dns(cluster, path_prefix, names, problems);
+  validate_circuit_breakers(cluster.circuit_breakers, join(path_prefix, "circuit_breakers"), problems);
 }
 
 }  // namespace ferry::upstream

@@ -40,8 +40,9 @@ std::string ClientResponse::header(const std::string& name) const {
 }
 
 struct FakeUpstream::Impl {
-  Impl(FakeUpstream& owner, Handler h, std::size_t limit)
-      : owner(owner), handler(std::move(h)), store_limit(limit), acceptor(io, {asio::ip::make_address("127.0.0.1"), 0}) {}
+  Impl(FakeUpstream& owner, Handler h, std::size_t limit, const std::string& address = "127.0.0.1",
+       std::uint16_t port = 0)
+      : owner(owner), handler(std::move(h)), store_limit(limit), acceptor(io, {asio::ip::make_address(address), port}) {}
 
   FakeUpstream& owner;
   Handler handler;
@@ -169,6 +170,12 @@ FakeUpstream::FakeUpstream(Handler handler, std::size_t store_limit)
   impl_->thread = std::thread([this] { impl_->accept_loop(); });
 }
 
+FakeUpstream::FakeUpstream(Handler handler, const std::string& address, std::uint16_t port, std::size_t store_limit)
+    : impl_(std::make_unique<Impl>(*this, std::move(handler), store_limit, address, port)) {
+  port_ = impl_->acceptor.local_endpoint().port();
+  impl_->thread = std::thread([this] { impl_->accept_loop(); });
+}
+
 FakeUpstream::~FakeUpstream() {
   {
     std::lock_guard lock(impl_->mutex);
@@ -178,7 +185,7 @@ FakeUpstream::~FakeUpstream() {
   boost::system::error_code ec;
   {
     tcp::socket s(impl_->io);
-    s.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
+    s.connect({impl_->acceptor.local_endpoint(ec).address(), port_}, ec);
   }
   impl_->thread.join();
   std::vector<std::thread> conns;

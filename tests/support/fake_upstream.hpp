@@ -42,6 +42,9 @@ class FakeUpstream {
  public:
   using Handler = std::function<FakeResponse(const SeenRequest&)>;
   explicit FakeUpstream(Handler handler = {}, std::size_t store_limit = 1 << 20);
+  /// Listens on `address`:`port` (another loopback address such as 127.0.0.2, for DNS
+  /// tests; port 0 picks one).
+  FakeUpstream(Handler handler, const std::string& address, std::uint16_t port, std::size_t store_limit = 1 << 20);
   ~FakeUpstream();
 
   std::uint16_t port() const noexcept { return port_; }

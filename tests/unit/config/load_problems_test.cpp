@@ -64,18 +64,18 @@ TEST_CASE("config: unknown fields are rejected at every level", "[config]") {
 TEST_CASE("config: known Envoy features ferry lacks are reported as not supported yet", "[config]") {
   auto p = problems_of(bootstrap(
       R"([{"match": {"path": "/old"}, "filter_action": {}},
-          {"match": {"prefix": "/"}, "route": {"cluster": "a", "hash_policy": []}}])",
-      cluster_with(R"(, "type": "STRICT_DNS", "lb_policy": "CLUSTER_PROVIDED")"),
-      R"(, "codec_type": "HTTP2", "access_log": [])",
-      R"(, "admin": {"address": {}}, "layered_runtime": {})"));
-  REQUIRE_PROBLEM(p, "admin: not supported yet (see docs/ROADMAP.md)");
+          {"match": {"prefix": "/"}, "route": {"cluster": "a", "max_grpc_timeout": "1s"}}])",
+      cluster_with(R"(, "type": "EDS", "lb_policy": "CLUSTER_PROVIDED")"),
+      R"(, "codec_type": "HTTP2", "access_log_options": {})",
+      R"(, "stats_sinks": [], "layered_runtime": {})"));
+  REQUIRE_PROBLEM(p, "stats_sinks: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, "layered_runtime: not supported yet (see docs/ROADMAP.md)");
-  REQUIRE_PROBLEM(p, kCluster0 + ".type: \"STRICT_DNS\" is not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kCluster0 + ".type: \"EDS\" is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kCluster0 + ".lb_policy: \"CLUSTER_PROVIDED\" is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kHcm + ".codec_type: \"HTTP2\" is not supported yet (see docs/ROADMAP.md)");
-  REQUIRE_PROBLEM(p, kHcm + ".access_log: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kHcm + ".access_log_options: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kRoutes + "[0].filter_action: not supported yet (see docs/ROADMAP.md)");
-  REQUIRE_PROBLEM(p, kRoutes + "[1].route.hash_policy: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kRoutes + "[1].route.max_grpc_timeout: not supported yet (see docs/ROADMAP.md)");
   CHECK(p.size() == 8);  // no "needs a cluster" echo for the filter_action route
 }
 
@@ -124,7 +124,7 @@ TEST_CASE("config: oneof violations are reported precisely", "[config]") {
   REQUIRE(both == Problems{kRoutes + "[0].route: \"cluster\" and \"weighted_clusters\" are both "
                                      "set; a route takes exactly one"});
   auto neither = problems_of(bootstrap(routes_with(R"({"timeout": "1s"})")));
-  REQUIRE(neither == Problems{kRoutes + "[0].route: a route needs a \"cluster\" or \"weighted_clusters\""});
+  REQUIRE(neither == Problems{kRoutes + "[0].route: a route needs a \"cluster\", \"weighted_clusters\" or \"cluster_header\""});
   auto match = problems_of(bootstrap(
       R"([{"match": {"prefix": "/", "path": "/x"}, "route": {"cluster": "a"}},
           {"match": {}, "route": {"cluster": "a"}}])"));
@@ -188,8 +188,9 @@ TEST_CASE("config: one filter chain, one network filter", "[config]") {
   auto chain = text.substr(chain_start, chain_end - chain_start);
   auto two = text;
   two.insert(chain_end, ", " + chain);
-  REQUIRE(problems_of(two) == Problems{"static_resources.listeners[0].filter_chains: only one "
-                                       "filter chain is supported yet"});
+  // Several chains are told apart by SNI, so they need TLS (tests/unit/config/tls_config_test.cpp).
+  REQUIRE(problems_of(two) == Problems{"static_resources.listeners[0].filter_chains: several filter "
+                                       "chains are chosen by SNI, so they need a TLS transport_socket"});
   auto tcp = R"({"static_resources": {"listeners": [{"address": {"socket_address": {"address": "0.0.0.0"}},
       "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {}}]}]}]}})";
   REQUIRE(problems_of(tcp) == Problems{"static_resources.listeners[0].filter_chains[0].filters[0]: "
@@ -199,7 +200,7 @@ TEST_CASE("config: one filter chain, one network filter", "[config]") {
 TEST_CASE("config: addresses, ports and names", "[config]") {
   auto p = problems_of(bootstrap(kDefaultRoutes, cluster_with("", "backend.local", R"(, "load_balancing_weight": 0)")));
   REQUIRE_PROBLEM(p, kEndpoint0 + ".endpoint.address.socket_address.address: \"backend.local\" is "
-                                  "not an IPv4 or IPv6 address (DNS names are not supported yet)");
+                                  "not an IPv4 or IPv6 address (names need type STRICT_DNS or LOGICAL_DNS)");
   REQUIRE_PROBLEM(p, kEndpoint0 + ".load_balancing_weight: a weight must be at least 1");
   CHECK(p.size() == 2);
 

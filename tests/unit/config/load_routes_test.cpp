@@ -225,7 +225,7 @@ TEST_CASE("config routes: header changes at every level", "[config][routes]") {
 TEST_CASE("config routes: header change problems", "[config][routes]") {
   auto text = bootstrap(R"([{"match": {"prefix": "/"}, "route": {"cluster": "a"},
       "request_headers_to_add": [{"header": {"key": ":authority", "value": "x"}},
-                                 {"header": {"key": "x-a", "value": "%START_TIME%"}},
+                                 {"header": {"key": "x-a", "value": "%UPSTREAM_HOST%"}},
                                  {"header": {"key": "x-b", "value": "%BOGUS%"}, "append": true, "append_action": "ADD_IF_ABSENT"},
                                  {"header": {"value": "x"}},
                                  {"header": {"key": "x-c", "value": "5%"}}],
@@ -237,10 +237,11 @@ TEST_CASE("config routes: header change problems", "[config][routes]") {
   auto rc = kHcm + ".route_config";
   REQUIRE_PROBLEM(p, r + ".request_headers_to_add[0].header.key: pseudo-headers and Host cannot be changed here "
                          "(use the route's rewrites) (\":authority\")");
-  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[1].header.value: substitution %START_TIME% is not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, r + ".request_headers_to_add[1].header.value: substitution %UPSTREAM_HOST% is not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, r + ".request_headers_to_add[2]: \"append\" and \"append_action\" are both set; use \"append_action\" alone");
   REQUIRE_PROBLEM(p, r + ".request_headers_to_add[2].header.value: unknown substitution \"%BOGUS%\" (supported: "
-                         "%DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %PROTOCOL%, %REQ(name)%)");
+                         "%DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %PROTOCOL%, %REQ(name)%, "
+                         "%UPSTREAM_REMOTE_ADDRESS%, %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %START_TIME%, %HOSTNAME%)");
   REQUIRE_PROBLEM(p, r + ".request_headers_to_add[3].header: missing required field \"key\"");
   REQUIRE_PROBLEM(p, r + ".request_headers_to_add[4].header.value: unterminated substitution at offset 1 (write \"%%\" for a \"%\")");
   REQUIRE_PROBLEM(p, r + ".response_headers_to_remove[0]: pseudo-headers and Host cannot be changed here (use the route's rewrites) (\"host\")");
@@ -277,4 +278,88 @@ TEST_CASE("config routes: the HCM's Host and path options", "[config][routes]") 
                             "IMPLEMENTATION_SPECIFIC_DEFAULT, KEEP_UNCHANGED, REJECT_REQUEST, UNESCAPE_AND_REDIRECT, "
                             "UNESCAPE_AND_FORWARD)");
   CHECK(p.size() == 3);
+}
+
+namespace {
+const std::string kThreeClusters = [] {
+  std::string out = "[";
+  for (const char* name : {"a", "b", "c"}) {
+    if (out.size() > 1) out += ",";
+    out += R"({"name": ")" + std::string(name) + R"(", "connect_timeout": "1s",
+      "load_assignment": {"cluster_name": ")" + name + R"(", "endpoints": [{"lb_endpoints": [
+        {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 9001}}}}]}]}})";
+  }
+  return out + "]";
+}();
+}  // namespace
+
+TEST_CASE("config routes: cluster_header, hash_policy, mirrors, weighted-cluster headers, typed_per_filter_config",
+          "[config][routes]") {
+  auto b = loaded(bootstrap(R"([
+    {"match": {"prefix": "/h"}, "route": {"cluster_header": "x-cluster",
+       "hash_policy": [{"header": {"header_name": "x-user"}},
+                       {"cookie": {"name": "s", "ttl": "60s", "path": "/"}, "terminal": true},
+                       {"connection_properties": {"source_ip": true}},
+                       {"query_parameter": {"name": "u"}}],
+       "request_mirror_policies": [{"cluster": "b"},
+         {"cluster": "c", "runtime_fraction": {"default_value": {"numerator": 25, "denominator": "HUNDRED"}},
+          "disable_shadow_host_suffix_append": true}]},
+     "typed_per_filter_config": {"my.filter": {"@type": "type.googleapis.com/my.Config", "limit": 3}}},
+    {"match": {"prefix": "/"}, "route": {"weighted_clusters": {"clusters": [
+       {"name": "a", "weight": 1, "request_headers_to_add": [{"header": {"key": "x-w", "value": "a"}}],
+        "response_headers_to_remove": ["x-r"]},
+       {"name": "b", "weight": 3}]}}}])",
+                            kThreeClusters));
+  const auto& r = route0(b);
+  CHECK(r.action.cluster_header == "x-cluster");
+  REQUIRE(r.action.hash_policy.size() == 4);
+  using K = ferry::HashPolicy::Kind;
+  CHECK(r.action.hash_policy[0].kind == K::header);
+  CHECK(r.action.hash_policy[0].name == "x-user");
+  CHECK(r.action.hash_policy[1].kind == K::cookie);
+  CHECK(r.action.hash_policy[1].ttl == std::optional<ferry::Duration>(60s));
+  CHECK(r.action.hash_policy[1].path == "/");
+  CHECK(r.action.hash_policy[1].terminal);
+  CHECK(r.action.hash_policy[2].kind == K::source_ip);
+  CHECK(r.action.hash_policy[3].kind == K::query_parameter);
+  REQUIRE(r.action.request_mirror_policies.size() == 2);
+  CHECK(r.action.request_mirror_policies[0].cluster == "b");
+  CHECK(r.action.request_mirror_policies[0].per_million == 1000000);
+  CHECK(r.action.request_mirror_policies[1].per_million == 250000);
+  CHECK(r.action.request_mirror_policies[1].disable_shadow_host_suffix_append);
+  auto it = r.typed_per_filter_config.find("my.filter");
+  REQUIRE(it != r.typed_per_filter_config.end());
+  auto json = dynamic_cast<const ferry::JsonFilterConfig*>(it->second.get());
+  REQUIRE(json);
+  CHECK(json->type_url() == "type.googleapis.com/my.Config");
+  CHECK(json->json().find("\"limit\":3") != std::string::npos);
+  const auto& w = route0(b, 1).action.weighted_clusters;
+  REQUIRE(w.size() == 2);
+  CHECK(w[0].header_mutations.request_headers_to_add.at(0).value == "a");
+  CHECK(w[0].header_mutations.response_headers_to_remove == std::vector<std::string>{"x-r"});
+}
+
+TEST_CASE("config routes: problems of the new actions carry their paths", "[config][routes]") {
+  auto p = problems_of(bootstrap(R"([
+    {"match": {"prefix": "/"}, "route": {"cluster": "a", "cluster_header": "x-c",
+       "hash_policy": [{"header": {}}, {}, {"cookie": {"name": "s"}, "header": {"header_name": "h"}}],
+       "request_mirror_policies": [{"cluster": "nope"}, {}]},
+     "typed_per_filter_config": {"f": {"x": 1}}}])"));
+  auto r = kRoutes + "[0]";
+  REQUIRE_PROBLEM(p, r + ".route: more than one of \"cluster\", \"weighted_clusters\" and \"cluster_header\" is set; a route takes exactly one");
+  REQUIRE_PROBLEM(p, r + ".route.hash_policy[0].header: missing required field \"header_name\"");
+  REQUIRE_PROBLEM(p, r + ".route.hash_policy[1]: a hash policy needs one of \"header\", \"cookie\", \"connection_properties\", \"query_parameter\"");
+  REQUIRE_PROBLEM(p, r + ".route.request_mirror_policies[0].cluster: unknown cluster \"nope\"");
+  REQUIRE_PROBLEM(p, r + ".route.request_mirror_policies[1]: missing required field \"cluster\"");
+  REQUIRE_PROBLEM(p, r + ".typed_per_filter_config[\"f\"]: missing required field \"@type\"");
+}
+
+TEST_CASE("config: internal_address_config cidr_ranges", "[config][routes][internal]") {
+  auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
+                            R"(, "internal_address_config": {"cidr_ranges": [
+                                 {"address_prefix": "10.0.0.0", "prefix_len": 8}, {"address_prefix": "::1", "prefix_len": 128}]})"));
+  CHECK(b.listeners.at(0).options.http.internal_address_cidrs == std::vector<std::string>{"10.0.0.0/8", "::1/128"});
+  auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                 R"(, "internal_address_config": {"cidr_ranges": [{"address_prefix": "10.0.0.0", "prefix_len": 33}]})"));
+  REQUIRE_PROBLEM(p, kHcm + ".internal_address_config.cidr_ranges[0]: prefix_len 33 is more than 32");
 }

@@ -293,3 +293,16 @@ TEST_CASE("explain: agrees with router::decide", "[router][explain]") {
     }
   }
 }
+
+TEST_CASE("explain: a cluster_header route names the header's cluster", "[router][explain]") {
+  Router r;
+  r.virtual_host("*").route(match::prefix("/")).to_cluster_from_header("x-cluster");
+  auto ex = explain_route(r.config(), HttpOptions{}, request("http://any.test/p", {{"x-cluster", "blue"}}));
+  INFO(ex.to_string());
+  REQUIRE(ex.matched());
+  CHECK(ex.status == 0);
+  REQUIRE(ex.clusters.size() == 1);
+  CHECK(ex.clusters[0].name == "blue");
+  CHECK(contains(ex.to_string(), "action: forward to cluster \"blue\""));
+  CHECK(contains(ex.to_string(), "cluster_header"));
+}

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/arena.hpp"
+#include "common/time_format.hpp"
 #include "router/header_mutations.hpp"
 
 using namespace ferry;
@@ -66,11 +67,28 @@ TEST_CASE("header values: substitutions", "[router][headers]") {
   CHECK(format("%REQ(:path)% %REQ(:method)%", s) == "/p?q=1 GET");
 }
 
+TEST_CASE("header values: START_TIME, HOSTNAME and UPSTREAM_REMOTE_ADDRESS", "[router][headers]") {
+  Stream s;
+  // 2026-11-26T02:41:50.123456789Z
+  s.down.start_time_ns = 1795660910LL * 1000000000 + 123456789;
+  CHECK(format("%START_TIME%", s) == "2026-11-26T02:41:50.123Z");
+  CHECK(format("t=%START_TIME(%Y/%m/%d %H:%M:%S)%!", s) == "t=2026/11/26 02:41:50!");
+  CHECK(format("%START_TIME(%s.%3f)%", s) == "1795660910.123");
+  CHECK(format("%START_TIME(%f)%", s) == "123456789");
+  CHECK(format("%START_TIME(%E6S)%", s) == "50.123456");
+  CHECK(format("%HOSTNAME%", s) == std::string(detail::host_name()));
+  CHECK_FALSE(format("%HOSTNAME%", s).empty());
+  // Before a host is chosen (request headers) the upstream address is empty.
+  CHECK(format("%UPSTREAM_REMOTE_ADDRESS%", s).empty());
+  s.down.upstream_address = "[::1]:9000";
+  CHECK(format("%UPSTREAM_REMOTE_ADDRESS% %UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", s) == "[::1]:9000 ::1");
+}
+
 TEST_CASE("header values: bad substitutions are rejected with a reason", "[router][headers]") {
   CHECK_THAT(compile_error("%FOO%"), Catch::StartsWith("unknown substitution \"%FOO%\" (supported: "));
-  CHECK(compile_error("%UPSTREAM_REMOTE_ADDRESS%") ==
-        "substitution %UPSTREAM_REMOTE_ADDRESS% is not supported yet (see docs/ROADMAP.md)");
-  CHECK_FALSE(compile_error("%START_TIME(%s)%").empty());
+  CHECK(compile_error("%UPSTREAM_HOST%") ==
+        "substitution %UPSTREAM_HOST% is not supported yet (see docs/ROADMAP.md)");
+  CHECK_THAT(compile_error("%START_TIME(%s%"), Catch::StartsWith("unterminated substitution"));
   CHECK_THAT(compile_error("50% off"), Catch::StartsWith("unterminated substitution at offset 2"));
   CHECK_THAT(compile_error("%REQ()%"), Catch::StartsWith("%REQ()% needs a header name"));
   CHECK_THAT(compile_error("%PROTOCOL(x)%"), Catch::StartsWith("unknown substitution"));

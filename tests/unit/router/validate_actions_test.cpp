@@ -113,7 +113,8 @@ TEST_CASE("validate: header changes", "[router][validate]") {
                  "Host cannot be changed here (use the route's rewrites) (\"Host\")");
   REQUIRE_HAS(p, kRoute0 + ".header_mutations.request_headers_to_add[1].value: unknown substitution \"%NOPE%\" "
                            "(supported: %DOWNSTREAM_REMOTE_ADDRESS%, %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, "
-                           "%PROTOCOL%, %REQ(name)%)");
+                           "%PROTOCOL%, %REQ(name)%, %UPSTREAM_REMOTE_ADDRESS%, "
+                           "%UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%, %START_TIME%, %HOSTNAME%)");
   REQUIRE_HAS(p, kRoute0 + ".header_mutations.request_headers_to_add[2].key: not a valid header name (\"bad name\")");
   REQUIRE_HAS(p, kRoute0 + ".header_mutations.response_headers_to_add[0].value: a header value must not contain CR, LF or NUL");
   CHECK(p.size() == 5);

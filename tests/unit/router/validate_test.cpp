@@ -104,7 +104,7 @@ TEST_CASE("validate_route_config: code paths name the C++ members", "[router]") 
   CHECK(has(p, vh0 + ".routes[1].action.cluster: unknown cluster \"missing\""));
   CHECK(has(p, vh0 + ".routes[2].action.weighted_clusters[0].weight: a weight must be at least 1"));
   CHECK(has(p, vh0 + ".routes[2].action.weighted_clusters[1].name: a cluster name must not be empty"));
-  CHECK(has(p, vh0 + ".routes[3].action: a route needs a \"cluster\" or \"weighted_clusters\""));
+  CHECK(has(p, vh0 + ".routes[3].action: a route needs a \"cluster\", \"weighted_clusters\" or \"cluster_header\""));
   CHECK(has(p, vh0 + ".routes[4].action.timeout: a timeout must not be negative"));
   CHECK(has(p, vh0 + ".routes[5].action: \"cluster\" and \"weighted_clusters\" are both set; a "
                      "route takes exactly one"));
@@ -143,7 +143,7 @@ TEST_CASE("validate_cluster: names, timeouts and endpoints", "[router][upstream]
   CHECK(has(p, "clusters[0].connect_timeout: must be greater than 0s"));
   CHECK(has(p, "clusters[0].idle_timeout: must not be negative"));
   CHECK(has(p, "clusters[0].endpoints[0].address: \"localhost\" is not an IPv4 or IPv6 address "
-               "(DNS names are not supported yet)"));
+               "(names need type STRICT_DNS or LOGICAL_DNS)"));
   CHECK(has(p, "clusters[0].endpoints[1].port: the port must be between 1 and 65535"));
   CHECK(has(p, "clusters[0].endpoints[1].weight: a weight must be at least 1"));
   CHECK(p.size() == 6);

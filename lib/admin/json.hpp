@@ -1,0 +1,67 @@
+// A minimal JSON writer for the admin endpoint's output (nlohmann stays in lib/config).
+//
+// Thread safety: a value type; one writer per thread.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace ferry::admin {
+
+/// Appends `s` as a JSON string literal.
+inline void json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+inline std::string json_quote(std::string_view s) {
+  std::string out;
+  json_string(out, s);
+  return out;
+}
+
+/// A number; NaN and infinities (not JSON) become null.
+inline void json_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {  // whole numbers without an exponent
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    out += buf;
+    return;
+  }
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  // Shortest form that reads back the same, like %g for typical values.
+  for (int precision = 1; precision < 17; ++precision) {
+    char probe[32];
+    std::snprintf(probe, sizeof probe, "%.*g", precision, v);
+    if (std::strtod(probe, nullptr) == v) {
+      out += probe;
+      return;
+    }
+  }
+  out += buf;
+}
+
+}  // namespace ferry::admin

@@ -1,0 +1,26 @@
+// Envoy's %START_TIME% date formatting: strftime extended with fractional seconds.
+//
+// Thread safety: pure functions (gmtime_r), callable from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ferry::detail {
+
+/// Formats `unix_ns` (UTC) with `format`: strftime conversions plus Envoy's extensions
+/// %f (nanoseconds, 9 digits), %1f..%9f (that many fractional digits), %E3S-style
+/// %E<n>S (seconds with n fractional digits) and %s (seconds since the epoch). An empty
+/// `format` gives Envoy's default, RFC 3339 with milliseconds: 2026-11-26T02:41:50.123Z.
+/// Writes at most `cap` bytes to `out` and returns the length (0 if it did not fit).
+std::size_t format_time(std::string_view format, std::int64_t unix_ns, char* out, std::size_t cap);
+
+/// Convenience: the same into a std::string (tests, logs off the hot path).
+std::string format_time(std::string_view format, std::int64_t unix_ns);
+
+/// This machine's host name (gethostname), read once.
+std::string_view host_name();
+
+}  // namespace ferry::detail

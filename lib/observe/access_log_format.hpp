@@ -1,0 +1,107 @@
+// Envoy access log formats, compiled once: format strings with command operators
+// (%RESPONSE_CODE%, %REQ(X?Y):N%, %START_TIME(fmt)%...) and JSON dictionaries of them.
+//
+// Thread safety: a compiled Formatter is immutable; format() may run on any thread at once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <ferry/access_log.hpp>
+#include <ferry/headers.hpp>
+
+namespace ferry::observe {
+
+/// What a formatter reads for one stream; views are valid during the call only.
+struct StreamInfo {
+  std::int64_t start_unix_ns = 0;
+  const RequestHeaders* request = nullptr;    ///< null: no request head
+  const ResponseHeaders* response = nullptr;  ///< null: no response head
+  int response_code = 0;                      ///< 0: no response sent
+  std::string_view response_code_details;
+  std::uint32_t response_flags = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::int64_t duration_ns = -1;
+  std::int64_t request_duration_ns = -1;
+  std::int64_t response_duration_ns = -1;
+  std::string_view upstream_host;
+  std::string_view upstream_cluster;
+  std::string_view upstream_transport_failure_reason;
+  std::uint32_t attempt_count = 0;
+  std::string_view downstream_remote_address;
+  std::string_view downstream_remote_ip;
+  std::string_view downstream_local_address;
+  std::string_view route_name;
+};
+
+/// Envoy's default format (usage.rst, "Default Format String").
+inline constexpr std::string_view kDefaultFormat =
+    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" "
+    "%RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% "
+    "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" "
+    "\"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\"\n";
+
+/// One piece of a compiled format string.
+struct Op {
+  enum class Kind : std::uint8_t {
+    literal, start_time, req, resp, protocol, response_code, response_flags, response_code_details,
+    bytes_received, bytes_sent, duration, request_duration, response_duration, upstream_host,
+    upstream_cluster, upstream_transport_failure_reason, attempt_count, downstream_remote_address,
+    downstream_remote_address_without_port, downstream_local_address, route_name, hostname, trace_id,
+  };
+  Kind kind = Kind::literal;
+  std::string text;      ///< literal text, strftime format, or header name (lower case)
+  std::string fallback;  ///< %REQ(X?Y)%: Y, lower case
+  std::size_t max_len = std::string::npos;  ///< %REQ(X):N%
+};
+
+/// A compiled format string.
+class FormatString {
+ public:
+  /// Compiles `format`; on error returns false and says why in `error`.
+  bool compile(std::string_view format, std::string& error);
+  /// Appends the text form (missing values are "-").
+  void append(const StreamInfo& s, std::string& out) const;
+  /// Appends a JSON value. Typed (typed_json_format, log_format.json_format): a lone numeric
+  /// operator as a number, a lone operator without a value as null. Otherwise, and for
+  /// anything else, the text form as a JSON string.
+  void append_json(const StreamInfo& s, bool typed, std::string& out) const;
+  const std::vector<Op>& ops() const noexcept { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+/// A whole log line's format: text, or a JSON dictionary (one object and "\n" per line).
+class Formatter {
+ public:
+  /// Compiles the format of `options` (Envoy's default when it has none). Problems are
+  /// appended as {where, what} with `path` the options' path.
+  bool compile(const AccessLogOptions& options, const std::string& path, std::vector<std::pair<std::string, std::string>>& problems);
+  void format(const StreamInfo& s, std::string& out) const;
+
+ private:
+  struct JsonNode {
+    std::string key;  ///< already JSON-escaped and quoted
+    FormatString value;
+    std::vector<JsonNode> fields;
+    bool object = false;
+  };
+  bool compile_json(const std::vector<AccessLogJsonField>& fields, const std::string& path,
+                    std::vector<JsonNode>& out, std::vector<std::pair<std::string, std::string>>& problems);
+  void append_object(const std::vector<JsonNode>& nodes, const StreamInfo& s, std::string& out) const;
+
+  FormatString text_;
+  std::vector<JsonNode> json_;
+  bool is_json_ = false;
+  bool typed_ = false;
+};
+
+/// Appends `s` JSON-escaped (without quotes).
+void append_json_escaped(std::string_view s, std::string& out);
+
+}  // namespace ferry::observe
