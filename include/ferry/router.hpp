@@ -195,13 +195,16 @@ struct MirrorPolicy {
 /// `retry_non_idempotent` is set.
 struct RetryPolicy {
   /// Envoy's names: "5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
-  /// "retriable-status-codes".
+  /// "retriable-status-codes", "retriable-headers", "refused-stream" (an HTTP/2 stream reset;
+  /// accepted, it never happens on HTTP/1.1 upstreams).
   std::vector<std::string> retry_on{};
   std::uint32_t num_retries = 1;
   Duration per_try_timeout{0};  ///< until response headers; 0 = only the route timeout
   Duration base_interval{25};   ///< back-off: fully jittered exponential from this base
   Duration max_interval{0};     ///< 0 = 10 x base_interval
   std::vector<std::uint32_t> retriable_status_codes{};
+  /// "retriable-headers": retry when any of these matches the response headers.
+  std::vector<HeaderMatcher> retriable_headers{};
   bool avoid_previous_hosts = false;  ///< retry_host_predicate envoy.retry_host_predicates.previous_hosts
   std::uint32_t host_selection_retry_max_attempts = 1;
   bool retry_non_idempotent = false;  ///< ferry's own: also retry POST etc. that reached an upstream
@@ -291,6 +294,11 @@ struct RouteOptions {
   std::optional<DirectResponse> direct_response{};
   HeaderMutations header_mutations{};
   FilterConfigMap typed_per_filter_config{};
+  /// How much of a request body is kept for retries and mirrors (Envoy's
+  /// per_request_buffer_limit_bytes); unset: the virtual host's, else the listener's
+  /// per_connection_buffer_limit_bytes. A larger body streams and is neither retried nor
+  /// mirrored (logged, and counted in retry_or_shadow_abandoned).
+  std::optional<std::uint32_t> per_request_buffer_limit_bytes{};
 };
 
 struct VirtualHostOptions {
@@ -299,6 +307,7 @@ struct VirtualHostOptions {
   std::vector<RouteOptions> routes{};  ///< first match wins
   HeaderMutations header_mutations{};
   FilterConfigMap typed_per_filter_config{};
+  std::optional<std::uint32_t> per_request_buffer_limit_bytes{};  ///< see RouteOptions
 };
 
 struct RouteConfig {

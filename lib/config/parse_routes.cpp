@@ -29,22 +29,23 @@ constexpr std::string_view kRouteConfigNotYet[] = {
 
 constexpr std::string_view kVhostFields[] = {
     "name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
-    "response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config"};
+    "response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config",
+    "per_request_buffer_limit_bytes"};
 constexpr std::string_view kVhostNotYet[] = {
     "virtual_clusters", "rate_limits", "require_tls", "cors",
     "include_request_attempt_count", "include_attempt_count_in_response", "retry_policy",
     "retry_policy_typed_config", "hedge_policy", "include_is_timeout_retry_header",
-    "per_request_buffer_limit_bytes", "request_mirror_policies", "matcher", "metadata"};
+    "request_mirror_policies", "matcher", "metadata"};
 
 constexpr std::string_view kRouteFields[] = {
     "name", "match", "route", "redirect", "direct_response", "request_headers_to_add",
     "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove",
-    "typed_per_filter_config"};
+    "typed_per_filter_config", "per_request_buffer_limit_bytes"};
 // The route actions ferry lacks; a route with one of them has no "route" to forward with.
 constexpr std::string_view kOtherActions[] = {"filter_action", "non_forwarding_action"};
 constexpr std::string_view kRouteNotYet[] = {
     "filter_action", "non_forwarding_action", "metadata", "decorator",
-    "tracing", "per_request_buffer_limit_bytes", "stat_prefix"};
+    "tracing", "stat_prefix"};
 
 constexpr std::string_view kPathSpecifiers[] = {"prefix", "path", "safe_regex",
                                                 "path_separated_prefix"};
@@ -95,9 +96,9 @@ constexpr std::string_view kRegexRewriteFields[] = {"pattern", "substitution"};
 
 constexpr std::string_view kRetryFields[] = {
     "retry_on", "num_retries", "per_try_timeout", "retry_back_off", "retriable_status_codes",
-    "retry_host_predicate", "host_selection_retry_max_attempts"};
+    "retry_host_predicate", "host_selection_retry_max_attempts", "retriable_headers"};
 constexpr std::string_view kRetryNotYet[] = {
-    "per_try_idle_timeout", "retry_priority", "retry_options_predicates", "retriable_headers",
+    "per_try_idle_timeout", "retry_priority", "retry_options_predicates",
     "retriable_request_headers", "rate_limited_retry_back_off"};
 constexpr std::string_view kBackOffFields[] = {"base_interval", "max_interval"};
 constexpr std::string_view kPredicateFields[] = {"name", "typed_config"};
@@ -444,6 +445,8 @@ std::optional<RetryPolicy> parse_retry_policy(Context& ctx, const Field& f) {
     p.avoid_previous_hosts = true;
   });
   set_if(read_uint(ctx, o.get("host_selection_retry_max_attempts"), 1, 1000), p.host_selection_retry_max_attempts);
+  for_each(ctx, o.get("retriable_headers"),
+           [&](const Field& item) { p.retriable_headers.push_back(parse_header_matcher(ctx, item)); });
   return p;
 }
 
@@ -596,6 +599,8 @@ RouteOptions parse_route(Context& ctx, const Field& f, std::uint32_t max_body) {
   parse_match(ctx, o.required("match"), route);
   parse_mutations(ctx, o, route.header_mutations);
   parse_filter_configs(ctx, o.get("typed_per_filter_config"), route.typed_per_filter_config);
+  if (auto v = read_uint(ctx, o.get("per_request_buffer_limit_bytes"), 0, kMaxU32))
+    route.per_request_buffer_limit_bytes = std::uint32_t(*v);
   constexpr std::string_view kActions[] = {"route", "redirect", "direct_response"};
   auto which = one_of(ctx, o, kActions, "a route");
   if (which == "route") route.action = parse_action(ctx, o.get("route"));
@@ -623,6 +628,8 @@ VirtualHostOptions parse_vhost(Context& ctx, const Field& f, std::uint32_t max_b
   });
   parse_mutations(ctx, o, vh.header_mutations);
   parse_filter_configs(ctx, o.get("typed_per_filter_config"), vh.typed_per_filter_config);
+  if (auto v = read_uint(ctx, o.get("per_request_buffer_limit_bytes"), 0, kMaxU32))
+    vh.per_request_buffer_limit_bytes = std::uint32_t(*v);
   return vh;
 }
 

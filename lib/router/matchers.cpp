@@ -131,6 +131,15 @@ bool HeaderMatch::match(const RequestFacts& facts) const {
   return match_value(value.value_or(std::string_view{})) != invert_;
 }
 
+bool HeaderMatch::match(const HeaderMap& headers, detail::Arena& arena) const {
+  auto value = source_ == Source::field ? header_value(headers, name_, arena) : std::nullopt;
+  if (!value && !missing_as_empty_) {
+    bool is_present = kind_ == HeaderMatcher::Kind::present;
+    return invert_ ? is_present && present_ : is_present && !present_;
+  }
+  return match_value(value.value_or(std::string_view{})) != invert_;
+}
+
 std::optional<QueryMatch> QueryMatch::compile(const QueryParameterMatcher& m, std::string& error) {
   QueryMatch out;
   out.name_ = m.name;

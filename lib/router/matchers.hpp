@@ -51,6 +51,9 @@ class HeaderMatch {
  public:
   static std::optional<HeaderMatch> compile(const HeaderMatcher& m, std::string& error);
   bool match(const RequestFacts& facts) const;
+  /// The same against a response's headers (regular fields only; pseudo-headers count as
+  /// missing).
+  bool match(const HeaderMap& headers, detail::Arena& arena) const;
 
  private:
   enum class Source : std::uint8_t { field, method, authority, path, scheme };

@@ -18,6 +18,8 @@ constexpr Name kNames[] = {
     {"connect-failure", CompiledRetry::kConnectFailure},
     {"retriable-4xx", CompiledRetry::kRetriable4xx},
     {"retriable-status-codes", CompiledRetry::kRetriableStatusCodes},
+    {"retriable-headers", CompiledRetry::kRetriableHeaders},
+    {"refused-stream", CompiledRetry::kRefusedStream},
 };
 }  // namespace
 
@@ -69,6 +71,13 @@ bool CompiledRetry::retries(AttemptFailure failure, int status) const noexcept {
   return false;
 }
 
+bool CompiledRetry::retries_headers(const HeaderMap& response, detail::Arena& arena) const {
+  if (!(on & kRetriableHeaders)) return false;
+  for (const auto& m : retriable_headers)
+    if (m.match(response, arena)) return true;
+  return false;
+}
+
 std::shared_ptr<const CompiledRetry> compile_retry(const RetryPolicy& policy, const std::string& path,
                                                    std::vector<ConfigProblem>& problems) {
   auto out = std::make_shared<CompiledRetry>();
@@ -91,6 +100,11 @@ std::shared_ptr<const CompiledRetry> compile_retry(const RetryPolicy& policy, co
   if (out->max_interval < out->base_interval)
     problems.push_back({path + ".retry_back_off.max_interval", "must not be below base_interval"});
   out->retriable_status_codes = policy.retriable_status_codes;
+  for (std::size_t i = 0; i < policy.retriable_headers.size(); ++i) {
+    std::string error;
+    if (auto m = HeaderMatch::compile(policy.retriable_headers[i], error)) out->retriable_headers.push_back(std::move(*m));
+    else problems.push_back({path + ".retriable_headers[" + std::to_string(i) + "]", error});
+  }
   out->avoid_previous_hosts = policy.avoid_previous_hosts;
   out->retry_non_idempotent = policy.retry_non_idempotent;
   out->host_selection_retry_max_attempts = std::max<std::uint32_t>(1, policy.host_selection_retry_max_attempts);

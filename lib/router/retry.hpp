@@ -11,6 +11,8 @@
 
 #include <ferry/router.hpp>
 
+#include "router/matchers.hpp"
+
 namespace ferry::router {
 
 /// What went wrong with one attempt.
@@ -29,6 +31,8 @@ struct CompiledRetry {
     kConnectFailure = 1u << 3,
     kRetriable4xx = 1u << 4,
     kRetriableStatusCodes = 1u << 5,
+    kRetriableHeaders = 1u << 6,
+    kRefusedStream = 1u << 7,  ///< HTTP/2 only: never fires on HTTP/1.1
   };
   std::uint32_t on = 0;
   std::uint32_t num_retries = 1;
@@ -36,12 +40,15 @@ struct CompiledRetry {
   Duration base_interval{25};
   Duration max_interval{250};
   std::vector<std::uint32_t> retriable_status_codes;
+  std::vector<HeaderMatch> retriable_headers;
   bool avoid_previous_hosts = false;
   std::uint32_t host_selection_retry_max_attempts = 1;
   bool retry_non_idempotent = false;
 
   /// Whether the policy retries this failure (before counting attempts).
   bool retries(AttemptFailure failure, int status = 0) const noexcept;
+  /// "retriable-headers": whether the response headers ask for a retry.
+  bool retries_headers(const HeaderMap& response, detail::Arena& arena) const;
 };
 
 /// Compiles `policy`; unknown retry_on names are problems under `path` (".retry_on[i]").

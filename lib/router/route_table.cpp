@@ -145,6 +145,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(
       add_mutation_level(cr, compile_mutations(vh.routes[r].header_mutations));
       add_mutation_level(cr, vhost_level);
       add_mutation_level(cr, global);
+      cr.buffer_limit = vh.routes[r].per_request_buffer_limit_bytes.value_or(vh.per_request_buffer_limit_bytes.value_or(0));
       cr.filter_configs = vh.routes[r].typed_per_filter_config;
       cr.filter_configs.insert(vh.typed_per_filter_config.begin(), vh.typed_per_filter_config.end());
       cvh.routes.push_back(std::move(cr));

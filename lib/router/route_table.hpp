@@ -91,6 +91,8 @@ struct CompiledRoute {
   std::string cluster_header;  ///< lower-cased; set: the cluster is named by this request header
   std::shared_ptr<const CompiledHashPolicy> hash_policy;  ///< null: no hash
   std::vector<CompiledMirror> mirrors;
+  /// per_request_buffer_limit_bytes of the route or its virtual host; 0 = the listener's.
+  std::uint32_t buffer_limit = 0;
   /// typed_per_filter_config of the route merged over its virtual host's.
   FilterConfigMap filter_configs;
   Duration timeout{0};

@@ -54,7 +54,7 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
   // Mirrors need the whole body up front too.
   if ((policy || !route.mirrors.empty()) && !replayable) {
     const auto& info = dec.info();
-    auto limit = listener_.options.per_connection_buffer_limit_bytes;
+    auto limit = route.buffer_limit ? route.buffer_limit : listener_.options.per_connection_buffer_limit_bytes;
     if (info.has_content_length && info.content_length <= limit) {
       auto kept = co_await buffer_request_body(dec);
       if (kept != SendResult::sent) co_return co_await send_failed(kept, dec);
@@ -387,7 +387,9 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   attempt_status_ = b.resp.status();
   if (access_logs_) [[unlikely]] resp_at_ = Clock::now();
   report_outlier(worker_.cluster(route_decision_.cluster), *up_->host, worker_.index(), attempt_status_);
-  if (retry && retry->retries(router::AttemptFailure::status, b.resp.status()) && may_retry(attempt.breaker)) {
+  if (retry &&
+      (retry->retries(router::AttemptFailure::status, b.resp.status()) || retry->retries_headers(b.resp, b.arena)) &&
+      may_retry(attempt.breaker)) {
     // Not forwarded: this connection's response body is unread, so it is closed.
     FERRY_LOG(worker_.state().log, debug, "upstream answered " << b.resp.status() << ": retrying");
     finish_upstream(false);

@@ -210,3 +210,46 @@ TEST_CASE("the route timeout covers every attempt", "[integration][retry]") {
   CHECK(res.status == 504);
   CHECK(took < 1000ms);
 }
+
+TEST_CASE("retriable-headers: a response header asks for another attempt", "[integration][retry]") {
+  std::atomic<int> calls{0};
+  FakeUpstream up([&](const SeenRequest&) {
+    FakeResponse r;
+    r.body = "attempt " + std::to_string(++calls);
+    if (calls == 1) r.headers.push_back({"x-retry", "yes"});
+    return r;
+  });
+  RetryPolicy p;
+  p.retry_on = {"retriable-headers"};
+  p.retriable_headers = {HeaderMatcher::exact("x-retry", "yes")};
+  p.base_interval = std::chrono::milliseconds(1);
+  Proxy proxy({cluster_to("backend", {up.port()})}, retrying("backend", p));
+  auto r = http_get(proxy.port(), "/");
+  CHECK(r.status == 200);
+  CHECK(r.body == "attempt 2");
+  CHECK(r.header("x-retry").empty());
+}
+
+TEST_CASE("per_request_buffer_limit_bytes on a route bounds the body kept for replay", "[integration][retry]") {
+  std::atomic<int> calls{0};
+  FakeUpstream up([&](const SeenRequest&) {
+    FakeResponse r;
+    r.status = ++calls == 1 ? 503 : 200;
+    return r;
+  });
+  RetryPolicy p;
+  p.retry_on = {"5xx"};
+  p.retry_non_idempotent = true;
+  p.base_interval = std::chrono::milliseconds(1);
+  auto router = retrying("backend", p);
+  router.config().virtual_hosts[0].routes[0].per_request_buffer_limit_bytes = 8;
+  Proxy proxy({cluster_to("backend", {up.port()})}, std::move(router));
+  TestClient client(proxy.port());
+  // 7 bytes fit the route's 8-byte limit: kept and retried.
+  CHECK(client.request("POST", "/", {}, "1234567").status == 200);
+  CHECK(calls == 2);
+  // 9 bytes do not (the listener's 32 KiB limit would have kept them): streamed, not retried.
+  calls = 0;
+  CHECK(client.request("POST", "/", {}, "123456789").status == 503);
+  CHECK(calls == 1);
+}

@@ -27,9 +27,22 @@ TEST_CASE("retry_policy loads with Envoy's field names", "[config][retry]") {
 
 TEST_CASE("retry_policy problems name their path", "[config][retry]") {
   auto problems = problems_of(bootstrap(R"([{"match": {"prefix": "/"}, "route": {"cluster": "a",
-    "retry_policy": {"retry_on": "5xx,whenever", "retriable_headers": [],
+    "retry_policy": {"retry_on": "5xx,whenever", "per_try_idle_timeout": "1s",
       "retry_host_predicate": [{"name": "envoy.retry_host_predicates.omit_canary_hosts"}]}}}])"));
   REQUIRE_PROBLEM(problems, kRoutes + "[0].route.retry_policy.retry_on: unknown or not yet supported retry condition \"whenever\"");
-  REQUIRE_PROBLEM(problems, kRoutes + "[0].route.retry_policy.retriable_headers: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(problems, kRoutes + "[0].route.retry_policy.per_try_idle_timeout: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(problems, kRoutes + "[0].route.retry_policy.retry_host_predicate[0].name: unsupported retry host predicate \"envoy.retry_host_predicates.omit_canary_hosts\"");
+}
+
+TEST_CASE("retry_policy: retriable_headers and per_request_buffer_limit_bytes load", "[config][retry]") {
+  auto r = ferry::config::load_string(bootstrap(R"([{"match": {"prefix": "/"}, "per_request_buffer_limit_bytes": 100,
+    "route": {"cluster": "a", "retry_policy": {"retry_on": "retriable-headers,refused-stream",
+      "retriable_headers": [{"name": "x-retry", "string_match": {"exact": "yes"}}]}}}])"));
+  INFO(Catch::Detail::stringify(problems_of(r)));
+  REQUIRE(r.ok());
+  const auto& route = r.bootstrap->listeners.at(0).routes.virtual_hosts.at(0).routes.at(0);
+  CHECK(route.per_request_buffer_limit_bytes == std::optional<std::uint32_t>(100));
+  REQUIRE(route.action.retry_policy);
+  REQUIRE(route.action.retry_policy->retriable_headers.size() == 1);
+  CHECK(route.action.retry_policy->retriable_headers[0].name == "x-retry");
 }
