@@ -58,8 +58,19 @@ void MirrorTask::cancel() {
   }
 }
 
+// Outside the coroutine: g++ 12 misreports string temporaries in coroutine frames.
+void MirrorTask::log_skipped_tls(std::string_view cluster) const {
+  FERRY_LOG(worker_.state().log, debug, "mirror: cluster " << cluster << " uses TLS, not mirrored");
+}
+
 asio::awaitable<void> MirrorTask::run() {
-  auto* host = worker_.cluster(cluster_).pick();
+  auto& cluster = worker_.cluster(cluster_);
+  // Mirrors speak plain HTTP/1.1 only: a TLS cluster is skipped rather than sent cleartext.
+  if (cluster.info().tls) {
+    log_skipped_tls(cluster.name());
+    co_return;
+  }
+  auto* host = cluster.pick();
   if (!host) co_return;
   // The deadline closes the socket; the pending operation then ends with an error.
   timer_.expires_after(timeout_);

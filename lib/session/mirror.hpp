@@ -45,6 +45,7 @@ class MirrorTask {
   MirrorTask(server::Worker& worker, std::uint32_t cluster, std::string request, Duration timeout, bool head);
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<bool> read_response();
+  void log_skipped_tls(std::string_view cluster) const;
 
   server::Worker& worker_;
   std::uint32_t cluster_;

@@ -79,7 +79,7 @@ std::string curl(std::uint16_t port, const std::string& host, const std::string&
 
 }  // namespace
 
-TEST_CASE("TLS: SNI picks the filter chain; exact beats wildcard; no SNI gets the default", "[tls]") {
+TEST_CASE("TLS: SNI picks the filter chain, exact beats wildcard, no SNI gets the default", "[tls]") {
   TestPki pki;
   auto exact = pki.issue("exact.example.com", {"exact.example.com"});
   auto wild = pki.issue("wildcard.example.com", {"*.example.com"});
@@ -169,7 +169,7 @@ TEST_CASE("TLS: maximum version and session resumption with tickets", "[tls]") {
   }
 }
 
-TEST_CASE("TLS: TLS 1.3 tickets resume; disabled stateless resumption does not", "[tls]") {
+TEST_CASE("TLS: TLS 1.3 tickets resume, disabled stateless resumption does not", "[tls]") {
   TestPki pki;
   auto cert = pki.issue("localhost", {"localhost"});
   FakeUpstream backend([](const SeenRequest&) { return FakeResponse{.body = "ok"}; });
@@ -190,7 +190,7 @@ TEST_CASE("TLS: TLS 1.3 tickets resume; disabled stateless resumption does not",
   }
 }
 
-TEST_CASE("TLS: mTLS with and without a client certificate; XFCC in Envoy's format", "[tls]") {
+TEST_CASE("TLS: mTLS with and without a client certificate, XFCC in Envoy's format", "[tls]") {
   TestPki pki;
   TestPki stranger("another CA");
   auto server = pki.issue("localhost", {"localhost"}, {"spiffe://ferry/proxy"});
@@ -262,7 +262,7 @@ TEST_CASE("TLS: client SAN matchers and XFCC sanitising by default", "[tls]") {
   CHECK(with_bad.get("/") == "");
 }
 
-TEST_CASE("TLS: certificates reload from the API and from the file watch; a bad one keeps the old", "[tls]") {
+TEST_CASE("TLS: certificates reload from the API and from the file watch, a bad one keeps the old", "[tls]") {
   TestPki pki;
   auto first = pki.issue("first", {"localhost"});
   auto second = pki.issue("second", {"localhost"});
@@ -345,7 +345,7 @@ TEST_CASE("TLS: the handshake timeout closes a silent connection", "[tls]") {
   CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
-TEST_CASE("TLS upstream: verification against a good and a wrong CA; SNI; session reuse", "[tls]") {
+TEST_CASE("TLS upstream: verification against a good and a wrong CA, SNI, session reuse", "[tls]") {
   TestPki pki;
   TestPki wrong("wrong CA");
   auto upstream_cert = pki.issue("backend.internal", {"backend.internal", "api.internal"});
