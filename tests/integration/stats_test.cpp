@@ -122,7 +122,11 @@ TEST_CASE("downstream, listener and upstream stats count proxied requests", "[in
   CHECK(gauge(s, "server.live") == 1);
   CHECK(gauge(s, "server.concurrency") == 2);
   CHECK(gauge(s, "server.uptime") >= 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  // ASan replaces malloc, and its mallinfo2() does not report glibc's arenas (it read 0 in
+  // the sanitizer run), so the figure is only checked in plain builds.
   CHECK(gauge(s, "server.memory_allocated") > 0);
+#endif
 }
 
 TEST_CASE("upstream failures count: connect failure, no healthy host, timeouts", "[integration][stats]") {
