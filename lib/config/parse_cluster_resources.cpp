@@ -19,7 +19,6 @@ constexpr std::string_view kThresholdsFields[] = {"priority", "max_connections",
                                                   "max_requests", "max_retries", "retry_budget"};
 constexpr std::string_view kThresholdsNotYet[] = {"track_remaining", "max_connection_pools"};
 constexpr std::string_view kBudgetFields[] = {"budget_percent", "min_retry_concurrency"};
-constexpr std::string_view kPercentFields[] = {"value"};
 constexpr EnumValue kPriorities[] = {{"DEFAULT", 0, true}, {"HIGH", 1, true}};
 
 constexpr EnumValue kLookupFamilies[] = {{"AUTO", 0, true},
@@ -36,24 +35,6 @@ constexpr std::string_view kCaresNotYet[] = {
     "use_resolvers_as_fallback", "filter_unroutable_families", "dns_resolver_options",
     "udp_max_queries", "query_timeout_seconds", "query_tries", "rotate_nameservers",
     "edns0_max_payload_size", "max_udp_channel_duration", "reinit_channel_on_timeout"};
-
-// type.v3.Percent: {"value": 0..100}.
-std::optional<double> read_percent(Context& ctx, const Field& f) {
-  Object o(ctx, f, {kPercentFields});
-  if (!o.ok()) return std::nullopt;
-  Field v = o.get("value");
-  if (!v) return 0.0;  // proto3: an absent double is 0
-  if (!v.value->is_number()) {
-    ctx.problem(v, "expected a number");
-    return std::nullopt;
-  }
-  auto d = v.value->get<double>();
-  if (!std::isfinite(d) || d < 0 || d > 100) {
-    ctx.problem(v, "must be a number between 0 and 100");
-    return std::nullopt;
-  }
-  return d;
-}
 
 // False when the entry's priority is unreadable.
 bool parse_thresholds(Context& ctx, const Field& f, std::vector<CircuitBreakerThresholds>& out) {

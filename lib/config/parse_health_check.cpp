@@ -39,7 +39,6 @@ constexpr std::string_view kCommonLbNotYet[] = {
     "zone_aware_lb_config", "locality_weighted_lb_config", "update_merge_window",
     "ignore_new_hosts_until_first_hc", "close_connections_on_host_set_change",
     "consistent_hashing_lb_config", "override_host_status"};
-constexpr std::string_view kPercentFields[] = {"value"};
 constexpr std::string_view kPolicyFields[] = {"overprovisioning_factor"};
 constexpr std::string_view kPolicyNotYet[] = {"drop_overloads", "endpoint_stale_after",
                                               "weighted_priority_health"};
@@ -142,23 +141,6 @@ void parse_health_check(Context& ctx, const Field& f, ClusterOptions& cluster) {
   if (auto* h = std::get_if<HttpHealthCheck>(&hc.check); h && h->path.empty()) h->path = "/";
 }
 
-std::optional<double> read_percent_value(Context& ctx, const Field& f) {
-  Object o(ctx, f, {kPercentFields});
-  if (!o.ok()) return std::nullopt;
-  Field v = o.get("value");
-  if (!v) return 0.0;  // proto3: an absent double is 0
-  if (!v.value->is_number()) {
-    ctx.problem(v, "expected a number");
-    return std::nullopt;
-  }
-  auto d = v.value->get<double>();
-  if (!std::isfinite(d) || d < 0 || d > 100) {
-    ctx.problem(v, "must be a number between 0 and 100");
-    return std::nullopt;
-  }
-  return d;
-}
-
 }  // namespace
 
 void parse_health_checks(Context& ctx, const Field& f, ClusterOptions& cluster) {
@@ -173,7 +155,7 @@ void parse_health_checks(Context& ctx, const Field& f, ClusterOptions& cluster) 
 void parse_common_lb_config(Context& ctx, const Field& f, ClusterOptions& cluster) {
   Object o(ctx, f, {kCommonLbFields, kCommonLbNotYet});
   if (!o.ok()) return;
-  if (Field p = o.get("healthy_panic_threshold")) set_if(read_percent_value(ctx, p), cluster.healthy_panic_threshold);
+  if (Field p = o.get("healthy_panic_threshold")) set_if(read_percent(ctx, p), cluster.healthy_panic_threshold);
 }
 
 void parse_assignment_policy(Context& ctx, const Field& f, ClusterOptions& cluster) {

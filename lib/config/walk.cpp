@@ -326,4 +326,22 @@ bool check_type_url(Context& ctx, const Object& any, std::string_view type_url) 
   return true;
 }
 
+std::optional<double> read_percent(Context& ctx, const Field& f) {
+  static constexpr std::string_view kPercentFields[] = {"value"};
+  Object o(ctx, f, {kPercentFields});
+  if (!o.ok()) return std::nullopt;
+  Field v = o.get("value");
+  if (!v) return 0.0;
+  if (!v.value->is_number()) {
+    ctx.problem(v, "expected a number");
+    return std::nullopt;
+  }
+  auto d = v.value->get<double>();
+  if (!std::isfinite(d) || d < 0 || d > 100) {
+    ctx.problem(v, "must be a number between 0 and 100");
+    return std::nullopt;
+  }
+  return d;
+}
+
 }  // namespace ferry::config::detail

@@ -132,6 +132,9 @@ void set_if(const std::optional<U>& v, T& out) {
   if (v) out = static_cast<T>(*v);
 }
 
+/// type.v3.Percent ({"value": 0..100}); an absent value reads as 0, as in proto3.
+std::optional<double> read_percent(Context& ctx, const Field& f);
+
 /// Calls fn(item) for each element of a JSON array; reports a non-array.
 void for_each(Context& ctx, const Field& f, const std::function<void(const Field&)>& fn);
 
