@@ -122,17 +122,13 @@ bool HeaderMatch::match_value(std::string_view v) const {
 
 // Envoy's HeaderUtility::matchHeaders: a missing header only satisfies a present_match
 // (false, or true when inverted) unless it is to be treated as "".
-bool HeaderMatch::match(const RequestFacts& facts) const {
-  auto value = value_of(facts);
-  if (!value && !missing_as_empty_) {
-    bool is_present = kind_ == HeaderMatcher::Kind::present;
-    return invert_ ? is_present && present_ : is_present && !present_;
-  }
-  return match_value(value.value_or(std::string_view{})) != invert_;
-}
+bool HeaderMatch::match(const RequestFacts& facts) const { return match_found(value_of(facts)); }
 
 bool HeaderMatch::match(const HeaderMap& headers, detail::Arena& arena) const {
-  auto value = source_ == Source::field ? header_value(headers, name_, arena) : std::nullopt;
+  return match_found(source_ == Source::field ? header_value(headers, name_, arena) : std::nullopt);
+}
+
+bool HeaderMatch::match_found(std::optional<std::string_view> value) const {
   if (!value && !missing_as_empty_) {
     bool is_present = kind_ == HeaderMatcher::Kind::present;
     return invert_ ? is_present && present_ : is_present && !present_;

@@ -59,6 +59,8 @@ class HeaderMatch {
   enum class Source : std::uint8_t { field, method, authority, path, scheme };
   std::optional<std::string_view> value_of(const RequestFacts& facts) const;
   bool match_value(std::string_view v) const;
+  /// Envoy's rule for a found (or missing) value, inversion included.
+  bool match_found(std::optional<std::string_view> value) const;
 
   Source source_ = Source::field;
   HeaderMatcher::Kind kind_ = HeaderMatcher::Kind::present;
