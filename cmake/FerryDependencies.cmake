@@ -8,6 +8,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 # c-ares: DNS discovery (STRICT_DNS / LOGICAL_DNS clusters), Debian's libc-ares-dev.
 pkg_check_modules(CARES REQUIRED IMPORTED_TARGET libcares)
+# libxcrypt: crypt_r for htpasswd hashes in the basic_auth filter, Debian's libcrypt-dev.
+pkg_check_modules(XCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 
 # Asio and Beast are compiled once (lib/common/asio_impl.cpp) instead of in every
 # translation unit; everything that includes them inside the build must agree on this.

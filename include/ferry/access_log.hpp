@@ -48,6 +48,7 @@ struct AccessLogRecord {
   std::string downstream_local_address;   ///< the listener's "ip:port"
   std::string route_name;
   std::string request_id;
+  std::string trace_id;  ///< %TRACE_ID% (32 hex digits) when the listener traces, else empty
   std::vector<std::pair<std::string, std::string>> request_headers;   ///< as sent upstream
   std::vector<std::pair<std::string, std::string>> response_headers;  ///< as sent downstream
 };

@@ -31,6 +31,8 @@ enum class Format { automatic, json, yaml };
 struct ListenerSpec {
   ListenerOptions options{};
   RouteConfig routes{};
+  /// The HCM's http_filters before the router (built-in filters), in order.
+  std::vector<FilterFactory> filters{};
 };
 
 struct Bootstrap {

@@ -11,21 +11,78 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <ferry/headers.hpp>
+#include <ferry/types.hpp>
 
 namespace ferry {
 
 class RouteFilterConfig;  // ferry/router.hpp
+class Stats;              // ferry/stats.hpp
 
 /// What a hook tells the chain.
 enum class FilterStatus {
   Continue,  ///< go on to the next filter (or the router)
   Stop,      ///< stop here; the filter has called send_local_reply() (or, after response
              ///< headers were sent, the stream is reset)
+  /// Only from on_request_headers: the filter started asynchronous work (an HTTP call, a
+  /// key fetch) and took a StreamResumer with StreamContext::pause(). Nothing more of the
+  /// stream runs until the resumer is used; the stream's timeouts keep running, and if the
+  /// stream ends meanwhile (timeout, client gone) the resumer does nothing.
+  Pause,
+};
+
+class StreamContext;
+
+/// Resumes a stream paused by FilterStatus::Pause. Copyable. Thread-safe: resume() may be
+/// called from any thread; only the first call counts.
+class StreamResumer {
+ public:
+  /// Runs on the stream's worker thread while the stream is still paused: it may edit the
+  /// request headers, or answer with send_local_reply() and return Stop.
+  using Then = std::function<FilterStatus(RequestHeaders&, StreamContext&)>;
+
+  StreamResumer() = default;
+  /// Continues the stream: `then` (when given) runs first, then the next filter or the router.
+  void resume(Then then = {}) const;
+  explicit operator bool() const noexcept { return target_ != nullptr; }
+
+  /// The implementation's side (the session); not for host code.
+  struct Target;
+  explicit StreamResumer(std::shared_ptr<Target> target) noexcept : target_(std::move(target)) {}
+
+ private:
+  std::shared_ptr<Target> target_;
+};
+
+/// A request ferry sends on a filter's behalf (StreamContext::http_call).
+struct HttpCallRequest {
+  std::string method = "GET";
+  std::string path = "/";
+  std::string authority{};  ///< the host header; empty: the cluster's name
+  std::vector<std::pair<std::string, std::string>> headers{};
+  std::string body{};
+};
+
+/// Its answer. status 0: no answer (connect failure, timeout, reset); `error` says why.
+struct HttpCallResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers{};  ///< names in lower case
+  std::string body{};
+  std::string error{};
+};
+
+/// The verified client certificate of a downstream mTLS connection.
+struct PeerCertificate {
+  std::vector<std::string> uri_sans{};
+  std::vector<std::string> dns_sans{};
+  std::string subject{};  ///< RFC 2253
 };
 
 /// Envoy's response flags (access log %RESPONSE_FLAGS%), as a bit set.
@@ -74,6 +131,41 @@ class StreamContext {
   virtual const RouteFilterConfig* route_filter_config(std::string_view /*filter_name*/) const {
     return nullptr;
   }
+
+  /// For a hook about to return FilterStatus::Pause: the handle that resumes the stream.
+  virtual StreamResumer pause() { return {}; }
+  /// Sends `request` to a host of cluster `cluster` from this stream's worker, without
+  /// blocking it. `done` runs later on the same worker thread, also when the stream has
+  /// ended meanwhile, so it must not use this StreamContext (use a StreamResumer). An
+  /// unknown cluster or a full queue answers at once with status 0.
+  virtual void http_call(std::string_view cluster, HttpCallRequest request, Duration timeout,
+                         std::function<void(HttpCallResponse)> done) {
+    (void)cluster, (void)request, (void)timeout;
+    done(HttpCallResponse{0, {}, {}, "http_call is not available in this context"});
+  }
+
+  /// Envoy's dynamic metadata: values (JSON text) a filter leaves for the filters after it
+  /// and for access logs, by filter namespace ("envoy.filters.http.jwt_authn") and key.
+  virtual void set_dynamic_metadata(std::string_view /*filter_namespace*/, std::string_view /*key*/,
+                                    std::string /*json_value*/) {}
+  virtual const std::string* dynamic_metadata(std::string_view /*filter_namespace*/,
+                                              std::string_view /*key*/) const {
+    return nullptr;
+  }
+
+  /// Local address of the downstream connection, "ip:port", and its port.
+  virtual std::string_view downstream_local_address() const { return {}; }
+  virtual std::uint16_t downstream_local_port() const { return 0; }
+  /// The client's verified certificate on an mTLS connection; null otherwise.
+  virtual const PeerCertificate* peer_certificate() const { return nullptr; }
+
+  /// The Server's stats store and the HTTP connection manager's stat_prefix, so that a
+  /// filter can count under Envoy's names (http.<stat_prefix>.<filter>.<stat>). Registering
+  /// a stat locks and allocates: do it once (e.g. on the first stream, keeping the handles
+  /// in the factory's shared state, keyed by the Stats pointer), never per request. Null /
+  /// empty outside a Server.
+  virtual Stats* stats() const { return nullptr; }
+  virtual std::string_view stat_prefix() const { return {}; }
 };
 
 /// A host filter. Every hook has a pass-through default, so override only what you need.

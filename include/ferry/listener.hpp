@@ -13,6 +13,7 @@
 #include <ferry/access_log.hpp>
 #include <ferry/filter_chain.hpp>
 #include <ferry/tls.hpp>
+#include <ferry/tracing.hpp>
 #include <ferry/types.hpp>
 
 namespace ferry {
@@ -64,6 +65,10 @@ struct HttpOptions {
   /// Envoy's HCM access_log: every stream that ends is offered to each log (see
   /// ferry/access_log.hpp). Empty (the default) costs one branch per stream.
   std::vector<AccessLogOptions> access_logs{};
+
+  /// Envoy's HCM tracing (see ferry/tracing.hpp): trace context propagation and OTLP span
+  /// export. Unset (the default): no tracing, and it costs one branch per stream.
+  std::optional<TracingOptions> tracing{};
 };
 
 struct ListenerOptions {

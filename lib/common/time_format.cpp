@@ -31,6 +31,54 @@ bool put_strftime(const std::string& run, const std::tm& tm, char* out, std::siz
   return true;
 }
 
+// Howard Hinnant's days_from_civil inverse: the UTC date of a day count since 1970-01-01.
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = unsigned(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = std::int64_t(yoe) + era * 400 + (m <= 2);
+}
+
+void put2(char* p, unsigned v) {
+  p[0] = char('0' + v / 10);
+  p[1] = char('0' + v % 10);
+}
+
+// The default format (every access log line's %START_TIME%) without gmtime_r, which takes
+// glibc's time zone lock, and strftime: "2026-11-26T02:41:50.123Z", 24 bytes.
+std::size_t format_default(std::int64_t secs, std::int64_t nanos, char* out, std::size_t cap) {
+  std::int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) rem += 86400, --days;
+  std::int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  if (cap < 24 || y < 0 || y > 9999) return 0;
+  auto yy = unsigned(y);
+  put2(out, yy / 100);
+  put2(out + 2, yy % 100);
+  out[4] = '-';
+  put2(out + 5, m);
+  out[7] = '-';
+  put2(out + 8, d);
+  out[10] = 'T';
+  put2(out + 11, unsigned(rem / 3600));
+  out[13] = ':';
+  put2(out + 14, unsigned(rem / 60 % 60));
+  out[16] = ':';
+  put2(out + 17, unsigned(rem % 60));
+  out[19] = '.';
+  auto ms = unsigned(nanos / 1000000);
+  out[20] = char('0' + ms / 100);
+  put2(out + 21, ms % 100);
+  out[23] = 'Z';
+  return 24;
+}
+
 }  // namespace
 
 std::size_t format_time(std::string_view format, std::int64_t unix_ns, char* out, std::size_t cap) {
@@ -38,6 +86,10 @@ std::size_t format_time(std::string_view format, std::int64_t unix_ns, char* out
   std::int64_t secs = unix_ns / 1000000000;
   std::int64_t nanos = unix_ns % 1000000000;
   if (nanos < 0) nanos += 1000000000, --secs;
+  if (format == kDefault) {
+    auto n = format_default(secs, nanos, out, cap);
+    if (n != 0) return n;
+  }
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);

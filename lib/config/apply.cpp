@@ -7,8 +7,11 @@ namespace ferry::config {
 void apply(const Bootstrap& bootstrap, Server& server) {
   // Clusters first: add_listener checks route targets against the known clusters.
   for (const auto& cluster : bootstrap.clusters) server.add_cluster(cluster);
-  for (const auto& spec : bootstrap.listeners)
-    server.add_listener(Listener{spec.options, FilterChain{}.terminate(Router{spec.routes})});
+  for (const auto& spec : bootstrap.listeners) {
+    FilterChain chain;
+    for (const auto& factory : spec.filters) chain.add_factory(factory);
+    server.add_listener(Listener{spec.options, std::move(chain.terminate(Router{spec.routes}))});
+  }
   if (bootstrap.admin) {
     auto admin = *bootstrap.admin;
     if (admin.config_dump.empty() && !bootstrap.json.empty())

@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -84,7 +85,7 @@ Parsed parse_bootstrap(Context& ctx, const Json& root) {
 
 // Rules across objects, plus the shared cluster/route validators. Paths are canonical
 // here; Context::add_checked maps them to the user's spelling.
-std::vector<ConfigProblem> cross_check(const Parsed& parsed) {
+std::vector<ConfigProblem> cross_check(const Parsed& parsed, const Context& ctx) {
   std::vector<ConfigProblem> problems;
   std::vector<std::string> cluster_names;
   std::unordered_map<std::string, std::string> seen;  // name (or address) → its path
@@ -112,10 +113,18 @@ std::vector<ConfigProblem> cross_check(const Parsed& parsed) {
       if (!fresh)
         problems.push_back({l.canon + ".address", "address " + where + " is already used by " + it->second});
     }
+    if (const auto& t = opt.http.tracing; t && !t->collector_cluster.empty() &&
+                                          std::find(cluster_names.begin(), cluster_names.end(), t->collector_cluster) ==
+                                              cluster_names.end())
+      problems.push_back({l.tracing_cluster_canon, "unknown cluster " + in_quotes(t->collector_cluster)});
     if (!l.route_config_canon.empty())
       router::validate_route_config(l.spec.routes, &cluster_names, l.route_config_canon,
                                     router::PathStyle::envoy, problems);
   }
+  // Clusters named by built-in HTTP filters (Context::cluster_ref).
+  for (const auto& [canon, name] : ctx.cluster_refs())
+    if (std::find(cluster_names.begin(), cluster_names.end(), name) == cluster_names.end())
+      problems.push_back({canon, "unknown cluster " + in_quotes(name)});
   return problems;
 }
 
@@ -166,7 +175,7 @@ LoadResult load_string(std::string_view text, Format format) {
     return result;
   }
   Parsed parsed = parse_bootstrap(ctx, *root);
-  ctx.add_checked(cross_check(parsed));
+  ctx.add_checked(cross_check(parsed, ctx));
   result.problems = ctx.take();
   if (!result.problems.empty()) return result;
   // Warnings (the config stays valid): routes that can never match.

@@ -27,6 +27,7 @@ struct ParsedListener {
   ListenerSpec spec;
   std::string canon;
   std::string route_config_canon;  ///< empty when no route_config was read
+  std::string tracing_cluster_canon;  ///< tracing's http_uri.cluster, when set
 };
 
 struct SocketAddress {
@@ -52,6 +53,15 @@ ParsedListener parse_listener(Context& ctx, const Field& f);
 RouteConfig parse_route_config(Context& ctx, const Field& f);
 /// An envoy.config.core.v3.Address holding a socket_address.
 SocketAddress parse_address(Context& ctx, const Field& f);
+/// type.matcher.v3.StringMatcher, config.route.v3.HeaderMatcher and core.v3.HeaderValueOption,
+/// read as routes read them (parse_routes.cpp); for the built-in filters' readers. Regexes
+/// are not compiled here: compile them where the matcher is used and report at `f`.
+StringMatch read_string_matcher(Context& ctx, const Field& f);
+HeaderMatcher read_header_matcher(Context& ctx, const Field& f);
+HeaderValueOption read_header_value_option(Context& ctx, const Field& f);
+/// A config.route.v3.RouteMatch (path specifier, headers, query_parameters) into a route's
+/// match fields, as routes read it.
+RouteOptions read_route_match(Context& ctx, const Field& f);
 
 // TLS (parse_tls.cpp).
 void parse_chain_match(Context& ctx, const Field& f, TlsServerChain& chain);
@@ -63,6 +73,9 @@ void parse_upstream_tls(Context& ctx, const Field& socket, UpstreamTlsOptions& o
 void parse_client_cert_options(Context& ctx, const Object& hcm, HttpOptions& http);
 /// The HCM's access_log list (lib/config/parse_access_log.cpp).
 void parse_access_logs(Context& ctx, const Field& f, HttpOptions& http);
+/// The HCM's tracing block (parse_tracing.cpp); `cluster_canon` gets the collector
+/// cluster's path for the cross-object check.
+void parse_tracing(Context& ctx, const Field& f, HttpOptions& http, std::string& cluster_canon);
 /// Builds the contexts once (reading the files); problems at Envoy paths.
 void check_listener_tls(Context& ctx, const std::string& listener_canon, const DownstreamTlsOptions& tls);
 void check_cluster_tls(Context& ctx, const std::string& cluster_canon, const UpstreamTlsOptions& tls);

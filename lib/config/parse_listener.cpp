@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "common/cidr.hpp"
+#include "config/http_filters.hpp"
 #include "config/parse.hpp"
 #include "upstream/validate.hpp"
 
@@ -53,10 +54,10 @@ constexpr std::string_view kHcmFields[] = {
     "drain_timeout", "max_request_headers_kb", "common_http_protocol_options",
     "strip_any_host_port", "strip_matching_host_port", "normalize_path", "merge_slashes",
     "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
-    "internal_address_config", "access_log"};
+    "internal_address_config", "access_log", "tracing"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
-    "http3_protocol_options", "access_log_options", "tracing", "server_name",
+    "http3_protocol_options", "access_log_options", "server_name",
     "server_header_transformation", "scheme_header_transformation", "strip_trailing_host_dot",
     "path_normalization_options", "upgrade_configs",
     "xff_num_trusted_hops", "skip_xff_append", "via",
@@ -103,8 +104,9 @@ void parse_hcm_protocol_options(Context& ctx, const Field& f, HttpOptions& http)
   set_if(read_uint(ctx, o.get("max_headers_count"), 1, kMaxU32), http.max_headers_count);
 }
 
-// Only the router is implemented: it must be there, and last (it is the terminal filter).
-void parse_http_filters(Context& ctx, const Object& hcm) {
+// The router must be there, and last (it is the terminal filter); the filters before it
+// are ferry's built-in ones (config/http_filters.hpp), in order.
+void parse_http_filters(Context& ctx, const Object& hcm, std::vector<FilterFactory>& filters) {
   Field list = hcm.required("http_filters");
   bool router_last = false;
   std::size_t count = list && list.value->is_array() ? list.value->size() : 0;
@@ -118,7 +120,13 @@ void parse_http_filters(Context& ctx, const Object& hcm) {
     // Like Envoy, the type URL decides what a filter is; the name only when it has none.
     bool is_router = config ? type_url_of(config) == kRouterType || name == kRouterName
                             : name == kRouterName;
-    if (!is_router) return ctx.problem(item, "unsupported http filter " + in_quotes(name));
+    if (!is_router) {
+      const auto* kind = find_http_filter(config ? type_url_of(config) : std::string{}, name);
+      if (!kind) return ctx.problem(item, "unsupported http filter " + in_quotes(name));
+      if (!config) return ctx.problem(item, "missing required field \"typed_config\"");
+      if (auto factory = kind->parse(ctx, config)) filters.push_back(std::move(*factory));
+      return;
+    }
     if (config) {
       Object any(ctx, config, {kRouterFields, kRouterNotYet});
       check_type_url(ctx, any, kRouterType);
@@ -189,8 +197,9 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   parse_hcm_normalization(ctx, o, http);
   parse_client_cert_options(ctx, o, http);
   parse_internal_addresses(ctx, o.get("internal_address_config"), http);
-  parse_http_filters(ctx, o);
+  parse_http_filters(ctx, o, out.spec.filters);
   parse_access_logs(ctx, o.get("access_log"), http);
+  parse_tracing(ctx, o.get("tracing"), http, out.tracing_cluster_canon);
   // route_config is one case of a oneof; rds/scoped_routes are reported as not supported.
   bool other_routes = is_set(f, "rds") || is_set(f, "scoped_routes");
   Field routes = other_routes ? o.get("route_config") : o.required("route_config");

@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 
+#include "config/http_filters.hpp"
 #include "config/parse.hpp"
 #include "router/retry.hpp"
 
@@ -352,7 +353,13 @@ void parse_filter_configs(Context& ctx, const Field& f, FilterConfigMap& out) {
       ctx.problem(entry, "missing required field \"@type\"");
       continue;
     }
-    out[it.key()] = std::make_shared<JsonFilterConfig>(type->get<std::string>(), it.value().dump());
+    // A built-in filter's settings are read (and checked) now; others stay JSON for host filters.
+    auto type_url = type->get<std::string>();
+    if (const auto* kind = find_per_route_filter(type_url)) {
+      if (auto config = kind->parse_per_route(ctx, entry)) out[it.key()] = std::move(config);
+      continue;
+    }
+    out[it.key()] = std::make_shared<JsonFilterConfig>(std::move(type_url), it.value().dump());
   }
 }
 
@@ -647,6 +654,16 @@ RouteConfig parse_route_config(Context& ctx, const Field& f) {
   });
   parse_mutations(ctx, o, config.header_mutations);
   return config;
+}
+
+// Shared with the built-in filters' readers (parse.hpp).
+StringMatch read_string_matcher(Context& ctx, const Field& f) { return parse_string_match(ctx, f); }
+HeaderMatcher read_header_matcher(Context& ctx, const Field& f) { return parse_header_matcher(ctx, f); }
+HeaderValueOption read_header_value_option(Context& ctx, const Field& f) { return parse_header_option(ctx, f); }
+RouteOptions read_route_match(Context& ctx, const Field& f) {
+  RouteOptions route;
+  parse_match(ctx, f, route);
+  return route;
 }
 
 }  // namespace ferry::config::detail

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -56,6 +57,11 @@ class Context {
   void add_checked(const std::vector<ConfigProblem>& canonical);
   void remember_spelling(const Field& f);
   std::size_t count() const noexcept { return problems_.size(); }
+  /// A cluster named by a built-in filter (ext_authz's server_uri, remote JWKS, ...): the
+  /// loader checks it exists once every cluster is read. `at` is the field with the name.
+  void cluster_ref(const Field& at, std::string name) { cluster_refs_.emplace_back(at.canon, std::move(name)); }
+  /// {canonical path, cluster name} of every cluster_ref().
+  const std::vector<std::pair<std::string, std::string>>& cluster_refs() const noexcept { return cluster_refs_; }
   std::vector<ConfigProblem> take() { return std::move(problems_); }
   /// `canon` as the user spelled it (for paths in warnings).
   std::string spelled(const std::string& canon) const;
@@ -64,6 +70,7 @@ class Context {
   std::vector<ConfigProblem> problems_;
   std::unordered_set<std::string> reported_;
   std::unordered_map<std::string, std::string> spelling_;  // canon → user path, if they differ
+  std::vector<std::pair<std::string, std::string>> cluster_refs_;
 };
 
 /// The fields a message understands, and the Envoy fields ferry knows but does not

@@ -35,7 +35,15 @@ std::string copy_or_empty(std::string_view v) { return std::string(v); }
 }  // namespace
 
 Writer::Writer(int fd, bool owns_fd, std::size_t capacity, stats::Counter dropped)
-    : fd_(fd), owns_fd_(owns_fd), capacity_(capacity), dropped_stat_(dropped), thread_([this] { run(); }) {}
+    : fd_(fd),
+      owns_fd_(owns_fd),
+      capacity_(capacity),
+      batch_lines_(capacity / 2 ? capacity / 2 : 1),
+      dropped_stat_(dropped),
+      thread_([this] { run(); }) {
+  std::lock_guard lock(mutex_);
+  pending_.reserve(64 * 1024);
+}
 
 Writer::~Writer() {
   {
@@ -47,17 +55,21 @@ Writer::~Writer() {
   if (owns_fd_) ::close(fd_);
 }
 
-bool Writer::push(std::string line) {
+bool Writer::push(std::string_view line) {
+  bool wake;
   {
     std::lock_guard lock(mutex_);
-    if (queue_.size() >= capacity_) {
+    if (lines_ >= capacity_) {
       ++dropped_;
       dropped_stat_.inc();
       return false;
     }
-    queue_.push_back(std::move(line));
+    pending_.append(line);
+    ++lines_;
+    // Signal only the first line of a batch and a batch that fills: never per line.
+    wake = lines_ == 1 || lines_ == batch_lines_;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
   return true;
 }
 
@@ -68,24 +80,24 @@ std::uint64_t Writer::dropped() const noexcept {
 
 std::size_t Writer::queued() const noexcept {
   std::lock_guard lock(mutex_);
-  return queue_.size();
+  return lines_;
 }
 
 void Writer::run() {
-  std::deque<std::string> batch;
-  std::string joined;
+  std::string batch;
+  batch.reserve(64 * 1024);
+  std::unique_lock lock(mutex_);
   for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty() && stop_) return;
-      batch.swap(queue_);
-    }
-    // One write per batch: lines that queued while the last write ran go out together.
-    joined.clear();
-    for (auto& l : batch) joined += l;
+    wake_.wait(lock, [&] { return stop_ || lines_ > 0; });
+    if (lines_ == 0 && stop_) return;
+    // Let the batch gather: one wake-up and one write() per interval under load.
+    wake_.wait_for(lock, kFlushInterval, [&] { return stop_ || lines_ >= batch_lines_; });
+    batch.swap(pending_);  // both buffers keep their capacity: no allocation in steady state
+    lines_ = 0;
+    lock.unlock();
+    write_fully(fd_, batch);
     batch.clear();
-    write_fully(fd_, joined);
+    lock.lock();
   }
 }
 
@@ -150,6 +162,7 @@ AccessLogRecord make_record(const StreamInfo& s) {
   r.downstream_remote_address = copy_or_empty(s.downstream_remote_address);
   r.downstream_local_address = copy_or_empty(s.downstream_local_address);
   r.route_name = copy_or_empty(s.route_name);
+  r.trace_id = copy_or_empty(s.trace_id);
   return r;
 }
 
@@ -201,10 +214,12 @@ void AccessLogSet::log(const StreamInfo& s) const {
   for (const auto& l : logs_) {
     if (!l->options.filter.empty() && !passes(l->options.filter.front(), s)) continue;
     if (l->writer) {
-      std::string line;
-      line.reserve(256);
+      // Formatted into a per-thread buffer, then copied into the writer's batch under its
+      // lock: no allocation per line once the buffer has grown.
+      thread_local std::string line;
+      line.clear();
       l->formatter.format(s, line);
-      l->writer->push(std::move(line));
+      l->writer->push(line);
     } else if (l->options.callback) {
       // The data path throws nothing: a throwing callback loses its record, not the worker.
       try {

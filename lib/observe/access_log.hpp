@@ -5,12 +5,13 @@
 // once; it formats on the calling thread and hands the line to the log's writer thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,14 +23,18 @@
 namespace ferry::observe {
 
 /// Writes lines to a descriptor on its own thread. A full queue drops the line (counted).
+/// Lines gather in one byte buffer; the writer wakes when the first line of a batch arrives,
+/// then lets the batch gather for kFlushInterval (or until half the queue is full) and writes
+/// it with one write(). A worker never waits for I/O and never signals per line.
 class Writer {
  public:
+  static constexpr std::chrono::milliseconds kFlushInterval{20};
   Writer(int fd, bool owns_fd, std::size_t capacity, stats::Counter dropped);
   ~Writer();  ///< writes what is queued, then stops
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
-  /// Queues one line; false (and counted) when the queue is full.
-  bool push(std::string line);
+  /// Queues one line (copied); false (and counted) when the queue is full.
+  bool push(std::string_view line);
   std::uint64_t dropped() const noexcept;
   /// Lines waiting for the writer thread (tests).
   std::size_t queued() const noexcept;
@@ -39,10 +44,12 @@ class Writer {
   int fd_;
   bool owns_fd_;
   std::size_t capacity_;
+  std::size_t batch_lines_;  ///< wake the writer early at this many lines
   stats::Counter dropped_stat_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::string> queue_;
+  std::string pending_;  ///< lines waiting, back to back
+  std::size_t lines_ = 0;  ///< lines in pending_
   std::uint64_t dropped_ = 0;
   bool stop_ = false;
   std::thread thread_;

@@ -71,7 +71,11 @@ std::string_view header(const HeaderMap* map, const RequestHeaders* req, std::st
     if (name == ":authority") return req->authority();
     return {};
   }
-  return map->get(name);
+  // HeaderMap::get, with the length test inline: most entries differ in length, and this
+  // runs for every %REQ%/%RESP% of every line.
+  for (const auto& e : *map)
+    if (e.name.size() == name.size() && iequals(e.name, name)) return e.value;
+  return {};
 }
 
 std::string_view number(std::uint64_t v, char* buf) {
@@ -98,6 +102,7 @@ std::string_view value_of(const Op& op, const StreamInfo& s, char* buf, std::str
       return s.request->version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
     case Kind::response_code: return number(std::uint64_t(s.response_code), buf);
     case Kind::response_flags:
+      if (s.response_flags == 0) return "-";  // the usual case, without building a string
       owned = flags_to_string(s.response_flags);
       return owned;
     case Kind::response_code_details: return s.response_code_details;
@@ -115,7 +120,7 @@ std::string_view value_of(const Op& op, const StreamInfo& s, char* buf, std::str
     case Kind::downstream_local_address: return s.downstream_local_address;
     case Kind::route_name: return s.route_name;
     case Kind::hostname: return detail::host_name();
-    case Kind::trace_id: return {};  // no tracing yet
+    case Kind::trace_id: return s.trace_id;
   }
   return {};
 }

@@ -36,6 +36,7 @@ struct StreamInfo {
   std::string_view downstream_remote_ip;
   std::string_view downstream_local_address;
   std::string_view route_name;
+  std::string_view trace_id;  ///< %TRACE_ID%: 32 hex digits when the listener traces
 };
 
 /// Envoy's default format (usage.rst, "Default Format String").

@@ -22,6 +22,23 @@ class OutlierRuntime::Sink final : public upstream::OutlierSink {
   std::uint64_t generation_;
 };
 
+OutlierRuntime::OutlierRuntime(upstream::ClusterManager& clusters, boost::asio::any_io_executor control,
+                               Stats& stats)
+    : clusters_(clusters), control_(std::move(control)), stats_(stats) {
+  clusters_.on_health_check_pass(
+      [this](std::uint32_t id, const std::string& address) { health_check_passed(id, address); });
+}
+
+void OutlierRuntime::health_check_passed(std::uint32_t id, const std::string& address) {
+  std::shared_ptr<upstream::OutlierDetector> detector;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = detectors_.find(id); it != detectors_.end()) detector = it->second.detector;
+  }
+  // Without mutex_: the detector's decision comes back through decide().
+  if (detector) detector->on_health_check_success(address);
+}
+
 std::shared_ptr<const upstream::OutlierHosts> OutlierRuntime::on_snapshot(const upstream::ClusterSnapshot& snapshot,
                                                                           unsigned workers) {
   const OutlierDetectionOptions* wanted = nullptr;

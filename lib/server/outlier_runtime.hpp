@@ -8,7 +8,8 @@
 // outlier_detection goes, and returns the monitors of the snapshot's hosts, which the
 // workers' clusters carry next to the host set. A replaced or dropped detector's
 // ejections are undone afterwards on the control thread (reconcile), and its late
-// decisions are ignored (each sink knows its generation).
+// decisions are ignored (each sink knows its generation). A passing active health check
+// returns an ejected host at once (Envoy's successful_active_health_check_uneject_host).
 //
 // Thread safety: on_snapshot() from whichever thread publishes (manager mutex held);
 // stats() from any thread. Sinks run on the control thread without any lock held.
@@ -34,8 +35,10 @@ class OutlierRuntime {
  public:
   /// `control`: where detectors run their interval and their decisions (the health
   /// thread). `stats`: where cluster.<name>.outlier_detection.* are registered.
-  OutlierRuntime(upstream::ClusterManager& clusters, boost::asio::any_io_executor control, Stats& stats)
-      : clusters_(clusters), control_(std::move(control)), stats_(stats) {}
+  /// Also listens to `clusters`' passing health checks: a detector returns an ejected host
+  /// that passes one (successful_active_health_check_uneject_host). The listener runs on the
+  /// health thread, which the server joins before this object goes.
+  OutlierRuntime(upstream::ClusterManager& clusters, boost::asio::any_io_executor control, Stats& stats);
 
   /// See the header comment; `workers` is the number of worker threads reporting.
   std::shared_ptr<const upstream::OutlierHosts> on_snapshot(const upstream::ClusterSnapshot& snapshot,
@@ -51,6 +54,8 @@ class OutlierRuntime {
   class Sink;
 
   void decide(std::uint32_t id, std::uint64_t generation, const std::string& address, bool eject);
+  /// An active health check of `address` in cluster `id` passed (health thread).
+  void health_check_passed(std::uint32_t id, const std::string& address);
   /// Returns to service the hosts of cluster `id` flagged as ejected that its current
   /// detector (if any) does not hold ejected: leftovers of a replaced detector.
   void reconcile(std::uint32_t id);

@@ -212,8 +212,16 @@ void Server::add_listener(Listener listener) {
                                                 &impl_->state.stats.stats(), log_problems);
     for (auto& [where, what] : log_problems) problems.push_back({std::move(where), std::move(what)});
   }
+  std::shared_ptr<const observe::Tracing> tracing;
+  if (const auto& t = listener.options().http.tracing) {
+    std::vector<std::pair<std::string, std::string>> trace_problems;
+    tracing = observe::Tracing::create(*t, path + ".http.tracing", impl_->clusters.names(), &impl_->state.stats.stats(),
+                                       trace_problems);
+    for (auto& [where, what] : trace_problems) problems.push_back({std::move(where), std::move(what)});
+  }
   if (!problems.empty()) throw ConfigError(std::move(problems));
   auto rt = std::make_unique<server::ListenerRuntime>();
+  rt->tracing = std::move(tracing);
   rt->internal_ranges = std::move(internal);
   rt->access_logs = std::move(access_logs);
   rt->tls = std::move(tls);

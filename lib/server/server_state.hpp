@@ -16,6 +16,7 @@
 #include "common/cidr.hpp"
 #include "common/log.hpp"
 #include "observe/access_log.hpp"
+#include "observe/tracer.hpp"
 #include "router/route_table.hpp"
 #include "stats/server_stats.hpp"
 #include "upstream/cluster_manager.hpp"
@@ -46,6 +47,8 @@ struct ListenerRuntime {
   std::vector<detail::Cidr> internal_ranges;
   /// http.access_logs, built (files open, writer threads running); null when there are none.
   std::shared_ptr<const observe::AccessLogSet> access_logs;
+  /// http.tracing, checked and compiled; null without tracing (streams test this pointer).
+  std::shared_ptr<const observe::Tracing> tracing;
   bool is_internal(std::string_view ip) const noexcept {
     for (const auto& c : internal_ranges)
       if (c.contains(ip)) return true;

@@ -10,7 +10,8 @@
 #include <sys/socket.h>
 #include <system_error>
 
-#include "session/mirror.hpp"
+#include "observe/tracer_export.hpp"
+#include "session/http_call.hpp"
 #include "session/session.hpp"
 
 namespace ferry::server {
@@ -34,6 +35,8 @@ Worker::Worker(const ServerState& state, unsigned index, const std::vector<upstr
   for (const auto& c : clusters) apply_cluster(c);
   routes_.reserve(state.listeners.size());
   for (const auto& l : state.listeners) routes_.push_back(std::make_unique<RouteSnapshot>(l->routes));
+  for (const auto& l : state.listeners)
+    tracers_.push_back(l->tracing ? observe::make_worker_tracer(*this, *l->tracing) : nullptr);
 }
 
 Worker::~Worker() { join(); }
@@ -155,19 +158,25 @@ void Worker::add_session(session::Session* s) noexcept {
   ++session_count_;
 }
 
-void Worker::add_mirror(session::MirrorTask* m) noexcept {
-  m->next = mirrors_;
-  if (mirrors_) mirrors_->prev = m;
-  mirrors_ = m;
-  ++mirror_count_;
+std::optional<std::uint32_t> Worker::find_cluster_id(std::string_view name) const noexcept {
+  for (std::size_t i = clusters_.size(); i-- > 0;)
+    if (clusters_[i] && clusters_[i]->name() == name) return std::uint32_t(i);
+  return std::nullopt;
 }
 
-void Worker::remove_mirror(session::MirrorTask* m) noexcept {
-  if (m->prev) m->prev->next = m->next;
-  else mirrors_ = m->next;
-  if (m->next) m->next->prev = m->prev;
-  m->prev = m->next = nullptr;
-  --mirror_count_;
+void Worker::add_call(session::UpstreamCall* c) noexcept {
+  c->next = calls_;
+  if (calls_) calls_->prev = c;
+  calls_ = c;
+  ++call_count_;
+}
+
+void Worker::remove_call(session::UpstreamCall* c) noexcept {
+  if (c->prev) c->prev->next = c->next;
+  else calls_ = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = nullptr;
+  --call_count_;
 }
 
 void Worker::remove_session(session::Session* s) noexcept {
@@ -208,8 +217,11 @@ void Worker::finish_if_drained() {
   if (session_count_ != 0) return;
   drain_timer_.cancel();
   housekeeping_timer_.cancel();
-  // Mirrors are fire-and-forget: nobody waits for them at shutdown.
-  for (auto* m = mirrors_; m; m = m->next) m->cancel();
+  // Mirrors are fire-and-forget and calls have no stream left to serve: nobody waits for
+  // them at shutdown (a cancelled call still answers its `done`, with an error).
+  for (auto& t : tracers_)  // buffered spans are dropped (counted), not exported at exit
+    if (t) t->stop();
+  for (auto* c = calls_; c; c = c->next) c->cancel();
   for (auto& c : clusters_)
     if (c) c->for_each_pool([](upstream::HostPool& h) { h.close_all(); });
   work_.reset();  // run() returns once the last handlers have run

@@ -22,7 +22,7 @@
 
 namespace ferry::session {
 class Session;
-class MirrorTask;
+class UpstreamCall;
 struct StreamBuffers;
 }  // namespace ferry::session
 
@@ -91,10 +91,23 @@ class Worker {
   void add_session(session::Session* s) noexcept;
   void remove_session(session::Session* s) noexcept;
 
-  /// Running request mirrors (session/mirror.hpp); cancelled when the worker stops.
-  void add_mirror(session::MirrorTask* m) noexcept;
-  void remove_mirror(session::MirrorTask* m) noexcept;
-  std::size_t mirrors_in_flight() const noexcept { return mirror_count_; }
+  /// The id of the newest cluster called `name` this worker has (a linear scan: for
+  /// http_call, not per request).
+  std::optional<std::uint32_t> find_cluster_id(std::string_view name) const noexcept;
+
+  /// Running internal HTTP calls and request mirrors (session/http_call.hpp); cancelled
+  /// when the worker stops.
+  void add_call(session::UpstreamCall* c) noexcept;
+  void remove_call(session::UpstreamCall* c) noexcept;
+  std::size_t calls_in_flight() const noexcept { return call_count_; }
+  /// The drain is over (no session left, running calls cancelled): no new call may start.
+  bool stopped() const noexcept { return draining_ && !work_; }
+
+  /// Listener `listener`'s span buffer on this worker (observe/tracer.hpp); null when the
+  /// listener does not export spans.
+  observe::WorkerTracer* tracer(std::size_t listener) noexcept {
+    return listener < tracers_.size() ? tracers_[listener].get() : nullptr;
+  }
 
  private:
   friend class RouteLease;
@@ -123,13 +136,15 @@ class Worker {
   detail::Random random_;
   session::Session* sessions_ = nullptr;  ///< intrusive list head
   std::size_t session_count_ = 0;
-  session::MirrorTask* mirrors_ = nullptr;  ///< intrusive list head
-  std::size_t mirror_count_ = 0;
+  session::UpstreamCall* calls_ = nullptr;  ///< intrusive list head
+  std::size_t call_count_ = 0;
   bool draining_ = false;
   std::size_t freed_since_trim_ = 0;  ///< buffer bytes freed since the last malloc_trim
   asio::steady_timer drain_timer_;
   asio::steady_timer housekeeping_timer_;
   std::thread thread_;
+  /// Per listener (after io_: its timers go before the io_context does).
+  std::vector<std::unique_ptr<observe::WorkerTracer>> tracers_;
 };
 
 /// A stream's hold on its listener's route table, taken once when the stream starts

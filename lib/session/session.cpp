@@ -61,6 +61,7 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
 }
 
 Session::~Session() {
+  end_pause();  // a resumer still held elsewhere finds no stream
   if (bufs_) worker_.release_buffers(std::move(bufs_));
   count_connection_close();
   worker_.remove_session(this);
@@ -86,6 +87,18 @@ const RouteFilterConfig* Session::route_filter_config(std::string_view filter_na
     route = early_route_;
   }
   return route ? route->filter_config(filter_name) : nullptr;
+}
+
+std::string_view Session::downstream_local_address() const {
+  auto& x = extras();
+  if (x.local.empty()) {
+    // Asked by a filter now and then: computed once per connection, not per accept.
+    error_code ec;
+    auto ep = down_.local_endpoint(ec);
+    std::string_view ip;
+    if (!ec) format_peer(ep, x.local_buf, sizeof x.local_buf, x.local, ip);
+  }
+  return x.local;
 }
 
 asio::awaitable<void> Session::run() {
@@ -152,6 +165,7 @@ void Session::force_close() {
   error_code ec;
   down_.cancel(ec);
   if (up_) up_->sock.cancel(ec);
+  if (extras_ && extras_->paused) extras_->pause_wake.cancel();
 }
 
 asio::awaitable<Session::Outcome> Session::serve_stream() {
@@ -165,6 +179,8 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   early_route_ = nullptr;
   early_route_done_ = false;
   filters_run_ = 0;
+  if (extras_) [[unlikely]]
+    extras_->metadata.clear();
   response_started_ = request_complete_ = route_timer_started_ = body_buffered_ = false;
   replay_body_ = {};
   clear_attempt_deadline();
@@ -206,8 +222,11 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   const server::RouteLease routes(worker_, listener_.index);
   route_table_ = &routes.table();
   bool end_stream = dec.is_done();
-  if (!run_request_header_filters(end_stream))
-    co_return co_await local_reply(local_status_, local_body_, kNoFlags, "filter_local_reply");
+  auto filtered = run_request_header_filters(end_stream);
+  if (filtered == FilterStatus::Pause) [[unlikely]]
+    filtered = co_await wait_resumed(end_stream);
+  if (filtered != FilterStatus::Continue) [[unlikely]]
+    co_return co_await filters_stopped(filtered);
 
   decision = router::decide(routes.table(), b.req, down, b.arena, worker_.random().next());
   if (!decision.forward())
@@ -278,6 +297,7 @@ void Session::prepare_upstream_headers() {
     request_id_ = {id, 36};
     req.append_view("x-request-id", request_id_);
   }
+  if (listener_.tracing) [[unlikely]] start_trace();
 }
 
 asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_view body,

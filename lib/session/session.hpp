@@ -10,9 +10,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <chrono>
 #include <memory>
 #include <span>
+#include <string>
+#include <vector>
 
 #include <ferry/filter.hpp>
 
@@ -81,6 +84,19 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// Why the last upstream TLS handshake failed (%UPSTREAM_TRANSPORT_FAILURE_REASON%).
   std::string_view upstream_transport_failure_reason() const noexcept { return upstream_transport_failure_reason_; }
   const RouteFilterConfig* route_filter_config(std::string_view filter_name) const override;
+  void http_call(std::string_view cluster, HttpCallRequest request, Duration timeout,
+                 std::function<void(HttpCallResponse)> done) override;
+  StreamResumer pause() override;
+  void set_dynamic_metadata(std::string_view filter_namespace, std::string_view key, std::string json_value) override;
+  const std::string* dynamic_metadata(std::string_view filter_namespace, std::string_view key) const override;
+  std::string_view downstream_local_address() const override;
+  std::uint16_t downstream_local_port() const override { return listener_.endpoint.port(); }
+  const PeerCertificate* peer_certificate() const override;
+  Stats* stats() const override { return &worker_.state().stats.stats(); }
+  std::string_view stat_prefix() const override { return http_.stat_prefix; }
+  /// A StreamResumer's post reached the worker (session_filters.cpp): wakes the paused
+  /// stream if `target` is still its resumer.
+  void on_resume(StreamResumer::Target& target, StreamResumer::Then then);
 
   Session* prev = nullptr;  ///< worker's intrusive list
   Session* next = nullptr;
@@ -98,7 +114,18 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   asio::awaitable<Outcome> serve_stream();
   asio::awaitable<bool> read_request_head(codec::RequestDecoder& dec);
   void prepare_upstream_headers();
-  bool run_request_header_filters(bool end_stream);
+  /// Runs the request header hooks from the first filter not yet run (creating the
+  /// filters first); Continue, Stop (a local reply is set) or Pause.
+  FilterStatus run_request_header_filters(bool end_stream);
+  /// A filter paused the stream (session_filters.cpp): waits for its resumer, the stream's
+  /// timeouts or the client going away, then runs the rest of the request header hooks.
+  /// Pause means the stream ended while paused (fired_ says whether by a timeout).
+  asio::awaitable<FilterStatus> wait_resumed(bool end_stream);
+  /// The request header hooks did not let the stream go on: the local reply, the timeout
+  /// reply, or a close when the client left while the stream was paused.
+  asio::awaitable<Outcome> filters_stopped(FilterStatus status);
+  void read_while_paused();
+  void end_pause() noexcept;
   bool run_request_body_filters(bool end_stream);
   bool run_response_header_filters(bool end_stream);
   void run_complete_filters();
@@ -144,6 +171,11 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void count_stream_end() noexcept;
   /// The stream is over: offer it to the listener's access logs (access_logs_ is set).
   void log_access();
+  // Tracing (session_tracing.cpp), only when the listener traces (listener_.tracing).
+  /// Reads the incoming trace context, decides sampling, sets the upstream's trace headers.
+  void start_trace();
+  /// The stream is over: a sampled one leaves its span in the worker's tracer.
+  void end_trace();
   /// Keeps when the request was read completely (%REQUEST_DURATION%), with logs only.
   void mark_request_done() noexcept {
     if (access_logs_ && rq_done_ == Clock::time_point{}) rq_done_ = Clock::now();
@@ -251,6 +283,30 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Duration route_timeout_{0};       ///< the route's timeout, or x-envoy-upstream-rq-timeout-ms
   router::CompiledRetry header_retry_{};  ///< the route's policy changed by x-envoy-retry-* headers
   std::size_t filters_run_ = 0;
+  /// What only filters using the further StreamContext services need (session_filters.cpp),
+  /// allocated on first use per connection so that other connections stay small.
+  struct FilterExtras {
+    explicit FilterExtras(asio::io_context& io) : pause_wake(io) {}
+    // A paused stream waits on pause_wake, which its resumer's post, the watchdog and a
+    // client read-readiness wait cancel.
+    std::shared_ptr<StreamResumer::Target> pause_target;  ///< the current pause's resumer
+    StreamResumer::Then resume_then;
+    asio::steady_timer pause_wake;
+    bool paused = false;
+    bool resumed = false;
+    bool read_armed = false;
+    bool readable = false;
+    bool client_gone = false;
+    bool peer_cert_done = false;
+    /// Dynamic metadata of the stream: {namespace, key, JSON value}, cleared per stream.
+    std::vector<std::array<std::string, 3>> metadata;
+    std::unique_ptr<PeerCertificate> peer_cert;  ///< computed on first use per connection
+    char local_buf[64];
+    std::string_view local;  ///< "ip:port", computed on first use
+  };
+  FilterExtras& extras() const;
+  mutable std::unique_ptr<FilterExtras> extras_;
+  bool in_request_headers_ = false;  ///< pause() is allowed (a request header hook runs)
   // Stats of this connection and stream (session_stats.cpp).
   stats::HttpStats* http_stats_ = nullptr;
   stats::ListenerStats* listener_stats_ = nullptr;

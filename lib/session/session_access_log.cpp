@@ -1,7 +1,5 @@
 // The end of a stream, as the listener's access logs see it (lib/observe/). Runs only when
 // the listener has access logs: the session's own cost without them is one branch.
-#include <cstdio>
-
 #include "observe/access_log.hpp"
 #include "session/session.hpp"
 
@@ -35,13 +33,10 @@ void Session::log_access() {
   s.attempt_count = attempts_;
   s.downstream_remote_address = peer_;
   s.downstream_remote_ip = peer_ip_;
-  char local[64];
-  const auto& ep = listener_.endpoint;
-  auto ip = ep.address().to_string();
-  int n = std::snprintf(local, sizeof local, ep.address().is_v6() ? "[%s]:%u" : "%s:%u", ip.c_str(),
-                        unsigned(ep.port()));
-  s.downstream_local_address = {local, n > 0 ? std::size_t(n) : 0};
+  // The connection's real local address (Envoy's), formatted once per connection.
+  s.downstream_local_address = downstream_local_address();
   s.route_name = route_name_;
+  if (bufs_) s.trace_id = bufs_->trace.trace_id_view();
   access_logs_->log(s);
 }
 

@@ -291,6 +291,7 @@ void Session::on_timer(const error_code& ec) {
   error_code ignored;
   down_.cancel(ignored);
   if (up_) up_->sock.cancel(ignored);
+  if (extras_ && extras_->paused) extras_->pause_wake.cancel();  // a paused stream ends now
 }
 
 }  // namespace ferry::session

@@ -73,6 +73,7 @@ void Session::count_response(int status, bool from_upstream) noexcept {
 void Session::count_stream_end() noexcept {
   if (!rq_counted_) return;
   if (access_logs_) [[unlikely]] log_access();
+  if (listener_.tracing) [[unlikely]] end_trace();
   rq_counted_ = false;
   drop(*http_stats_->rq_active);
   auto took = last_activity() - rq_start_;

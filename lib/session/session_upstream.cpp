@@ -515,7 +515,7 @@ void Session::start_mirrors(const router::CompiledRoute& route, const codec::Req
     std::string copy;
     copy.reserve(head.size() + replay_body_.size());
     copy.append(head.data(), head.size()).append(replay_body_);
-    if (!MirrorTask::start(worker_, m.cluster, std::move(copy), timeout, req.method() == "HEAD"))
+    if (!MirrorTask::start(worker_, m.cluster, std::move(copy), host, timeout, req.method() == "HEAD"))
       FERRY_LOG(worker_.state().log, debug, "mirror dropped: too many in flight or draining");
   }
 }

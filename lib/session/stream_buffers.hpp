@@ -24,6 +24,7 @@
 #include "codec/http1_decoder.hpp"
 #include "common/arena.hpp"
 #include "common/read_buffer.hpp"
+#include "observe/trace_context.hpp"
 
 namespace ferry::session {
 
@@ -64,6 +65,7 @@ struct StreamBuffers {
     pieces.clear();
     filters.clear();
     up_in.consume(up_in.size());
+    trace.active = false;
   }
 
   detail::ReadBuffer in;     ///< from the client
@@ -82,6 +84,8 @@ struct StreamBuffers {
   /// coroutine's frame: Asio recycles frames only up to 1,020 bytes (its size class is one
   /// byte of 4-byte chunks), and a larger frame is allocated anew on every request.
   std::optional<codec::ResponseDecoder> rdec;
+  /// The stream's trace context (observe/trace_context.hpp), when its listener traces.
+  observe::StreamTrace trace;
 };
 
 }  // namespace ferry::session

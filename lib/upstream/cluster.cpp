@@ -97,12 +97,12 @@ void WorkerCluster::note_traffic() noexcept {
   info_->saw_traffic.store(true, std::memory_order_relaxed);
 }
 
-void WorkerCluster::end_attempt(std::size_t i, std::int64_t start_ns) noexcept {
+void WorkerCluster::end_attempt(std::size_t i, AttemptStart start) noexcept {
   auto& load = loads_[i];
   if (load.active > 0) --load.active;
   if (tau_ns_ > 0) {
     auto now = time_->now_ns();
-    PeakEwmaLb::observe(load, now - start_ns, now, tau_ns_);
+    PeakEwmaLb::observe(load, now - start.ns, start.in_flight, now, tau_ns_);
   }
 }
 

@@ -86,22 +86,27 @@ class WorkerCluster {
   /// Position of a current host in the snapshot (and in loads()).
   std::size_t index_of(const HostPool& host) const noexcept { return host.slot; }
 
-  /// An attempt on host `i` starts: counts it active; returns its start time (PEAK_EWMA
-  /// only, else 0: other policies never read the clock).
-  std::int64_t begin_attempt(std::size_t i) noexcept {
-    ++loads_[i].active;
-    return tau_ns_ > 0 ? time_->now_ns() : 0;
+  /// When an attempt started (PEAK_EWMA's latency sample) and how many attempts the host
+  /// then had in flight, itself included (the load the sample is measured at).
+  struct AttemptStart {
+    std::int64_t ns = 0;  ///< 0 unless PEAK_EWMA: other policies never read the clock
+    std::uint32_t in_flight = 0;
+  };
+  /// An attempt on host `i` starts: counts it active.
+  AttemptStart begin_attempt(std::size_t i) noexcept {
+    auto in_flight = ++loads_[i].active;
+    return {tau_ns_ > 0 ? time_->now_ns() : 0, in_flight};
   }
   /// The attempt ended: no longer active; PEAK_EWMA folds its latency into the estimate.
-  void end_attempt(std::size_t i, std::int64_t start_ns) noexcept;
+  void end_attempt(std::size_t i, AttemptStart start) noexcept;
   /// The same by pool, safe across update(): a host removed meanwhile is not counted.
-  std::int64_t begin_attempt(HostPool& host) noexcept {
+  AttemptStart begin_attempt(HostPool& host) noexcept {
     ++host.attempts;
-    return host.retired ? 0 : begin_attempt(host.slot);
+    return host.retired ? AttemptStart{} : begin_attempt(host.slot);
   }
-  void end_attempt(HostPool& host, std::int64_t start_ns) noexcept {
+  void end_attempt(HostPool& host, AttemptStart start) noexcept {
     --host.attempts;
-    if (!host.retired) end_attempt(host.slot, start_ns);
+    if (!host.retired) end_attempt(host.slot, start);
   }
 
   /// Calls f(HostPool&) for current and retired pools (idle timeouts, shutdown).
@@ -149,15 +154,15 @@ class WorkerCluster {
 class AttemptLoad {
  public:
   AttemptLoad(WorkerCluster& cluster, HostPool& host) noexcept
-      : cluster_(cluster), host_(host), start_ns_(cluster.begin_attempt(host)) {}
-  ~AttemptLoad() { cluster_.end_attempt(host_, start_ns_); }
+      : cluster_(cluster), host_(host), start_(cluster.begin_attempt(host)) {}
+  ~AttemptLoad() { cluster_.end_attempt(host_, start_); }
   AttemptLoad(const AttemptLoad&) = delete;
   AttemptLoad& operator=(const AttemptLoad&) = delete;
 
  private:
   WorkerCluster& cluster_;
   HostPool& host_;
-  std::int64_t start_ns_;
+  WorkerCluster::AttemptStart start_;
 };
 
 /// Checks a cluster's options and resolves its endpoints (numeric addresses only for

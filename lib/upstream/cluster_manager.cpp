@@ -112,17 +112,28 @@ bool ClusterManager::set_host_flags(std::uint32_t id, std::string_view address, 
 }
 
 void ClusterManager::on_health_report(std::uint32_t id, std::uint64_t generation, const std::string& address,
-                                      bool failed) {
+                                      bool failed, bool changed) {
+  HealthPassListener pass;
   {
     std::lock_guard lock(mutex_);
     if (id >= clusters_.size() || clusters_[id].removed || clusters_[id].checker_generation != generation) return;
+    if (!failed) pass = pass_listener_;
   }
   // A report of a checker replaced meanwhile changes flags it no longer owns; harmless
   // (the new checker reports again) and rare, so the check above is not held across.
-  if (failed)
-    set_host_flags(id, address, failed_active_hc, pending_active_hc);
-  else
-    set_host_flags(id, address, 0, kHealthFlags);
+  if (changed) {
+    if (failed)
+      set_host_flags(id, address, failed_active_hc, pending_active_hc);
+    else
+      set_host_flags(id, address, 0, kHealthFlags);
+  }
+  // After the flags, as Envoy runs its host-check-complete callbacks.
+  if (pass) pass(id, address);
+}
+
+void ClusterManager::on_health_check_pass(HealthPassListener listener) {
+  std::lock_guard lock(mutex_);
+  pass_listener_ = std::move(listener);
 }
 
 std::optional<std::uint32_t> ClusterManager::find(std::string_view name) const {
@@ -163,6 +174,7 @@ void ClusterManager::attach(const std::function<void(const std::vector<ClusterSn
 void ClusterManager::detach() {
   std::lock_guard lock(mutex_);
   publisher_ = nullptr;
+  pass_listener_ = nullptr;
   for (auto& e : clusters_) {
     if (e.checker) e.checker->stop();
     e.checker.reset();
@@ -194,8 +206,8 @@ void ClusterManager::sync_health(std::uint32_t id, Entry& e, bool restart) {
   if (checks.empty()) return;
   if (!e.checker) {
     auto generation = e.checker_generation = ++generations_;
-    auto report = [this, id, generation](const std::string& address, bool failed) {
-      on_health_report(id, generation, address, failed);
+    auto report = [this, id, generation](const std::string& address, bool failed, bool changed) {
+      on_health_report(id, generation, address, failed, changed);
     };
     e.checker = std::make_shared<HealthChecker>(*health_, checks.front(), e.info->options.name, e.info,
                                                 std::move(report), generation * 0x9E3779B97F4A7C15ULL);

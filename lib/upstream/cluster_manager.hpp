@@ -78,7 +78,13 @@ class ClusterManager {
   void attach(const std::function<void(const std::vector<ClusterSnapshot>&)>& build, ClusterPublisher publisher,
               boost::asio::any_io_executor health);
   std::vector<HostStatus> host_status(std::uint32_t id) const;
-  /// Stops the health checks and stops calling the publisher (server shutdown).
+  /// Called on the health thread, without the mutex, after every active health check that
+  /// leaves its host healthy: (cluster id, address). Outlier detection returns ejected hosts
+  /// through it (Envoy's successful_active_health_check_uneject_host).
+  using HealthPassListener = std::function<void(std::uint32_t id, const std::string& address)>;
+  /// Installs the listener (before attach(); detach() drops it).
+  void on_health_check_pass(HealthPassListener listener);
+  /// Stops the health checks and stops calling the publisher and the listener (shutdown).
   void detach();
   ~ClusterManager();
 
@@ -98,12 +104,14 @@ class ClusterManager {
   /// `fresh` with the flags of hosts already known at the same address; new hosts start
   /// failed and pending when the cluster has a health check.
   std::vector<HostDesc> merge_hosts(const Entry& e, std::vector<HostDesc> fresh, bool health_checked) const;
-  void on_health_report(std::uint32_t id, std::uint64_t generation, const std::string& address, bool failed);
+  void on_health_report(std::uint32_t id, std::uint64_t generation, const std::string& address, bool failed,
+                        bool changed);
 
   mutable std::mutex mutex_;
   std::vector<Entry> clusters_;
   std::unordered_map<std::string, std::uint32_t> by_name_;
   ClusterPublisher publisher_;
+  HealthPassListener pass_listener_;
   std::optional<boost::asio::any_io_executor> health_;
   std::uint64_t generations_ = 0;
 };

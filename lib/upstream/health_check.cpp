@@ -183,10 +183,9 @@ asio::awaitable<void> HealthChecker::run(std::shared_ptr<Session> s) {
       result = co_await check_tcp(*s);
     if (s->stopped) break;
     bool first = s->target.pending;
-    if (s->state.apply(result, options_.healthy_threshold, options_.unhealthy_threshold) || first) {
-      s->target.pending = false;
-      report_(s->target.address, s->state.failed);
-    }
+    bool changed = s->state.apply(result, options_.healthy_threshold, options_.unhealthy_threshold) || first;
+    s->target.pending = false;
+    report_(s->target.address, s->state.failed, changed);
     s->timer.expires_after(health_interval(options_, info_->saw_traffic.load(std::memory_order_relaxed),
                                            rng_.next(), rng_.next()));
     co_await s->timer.async_wait(token);

@@ -63,9 +63,10 @@ Duration health_interval(const HealthCheckOptions& o, bool saw_traffic, std::uin
 
 class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
  public:
-  /// Called on the health thread when a host's failed_active_hc should change (or its
-  /// first check completed): (address, failed).
-  using Report = std::function<void(const std::string& address, bool failed)>;
+  /// Called on the health thread after every check of a host: (address, failed, changed).
+  /// `failed`: the host's state after the check; `changed`: failed_active_hc should change
+  /// (or this was its first check). Envoy's host-check-complete callback.
+  using Report = std::function<void(const std::string& address, bool failed, bool changed)>;
 
   HealthChecker(boost::asio::any_io_executor executor, HealthCheckOptions options, std::string cluster_name,
                 std::shared_ptr<const ClusterInfo> info, Report report, std::uint64_t seed);

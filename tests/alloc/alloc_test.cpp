@@ -390,7 +390,7 @@ std::unique_ptr<Server> server_from_config(std::uint16_t upstream_port) {
 }
 
 Measured measure(Upstream kind, FilterChain chain, int warmup, int measured, int connections = 1,
-                 Compose compose = Compose::code) {
+                 Compose compose = Compose::code, HttpOptions http = {}) {
   std::optional<FakeUpstream> fake;
   std::optional<OneWriteUpstream> one_write;
   if (kind == Upstream::fake)
@@ -404,7 +404,7 @@ Measured measure(Upstream kind, FilterChain chain, int warmup, int measured, int
   std::unique_ptr<Server> configured;
   if (compose == Compose::code)
     proxy.emplace(std::vector<ClusterOptions>{cluster_to("backend", {upstream_port()})},
-                  route_all("backend"), HttpOptions{}, std::move(chain));
+                  route_all("backend"), std::move(http), std::move(chain));
   else
     configured = server_from_config(upstream_port());
   const std::uint16_t proxy_port = proxy ? proxy->port() : configured->listener_port(0);
@@ -503,6 +503,17 @@ TEST_CASE("the allocation counter sees per-stream filter instances on the worker
   auto m = measure(Upstream::fake, FilterChain{}.add<NoopFilter>(), 50, 200);
   INFO("worker operator new calls per request with one filter: " << m.op_new_per_request);
   CHECK(m.op_new_per_request >= 1);
+}
+
+TEST_CASE("tracing on, requests not sampled: propagation stays within the allocation budget", "[alloc]") {
+  // Every request gets a traceparent (written into the stream arena); none is sampled, so no
+  // span is recorded. Sampled requests encode their span into a per-worker buffer that
+  // grows once, and exports allocate per batch: neither is measured here.
+  HttpOptions http;
+  http.tracing.emplace();
+  http.tracing->random_sampling = 0;
+  report_and_check("one connection, tracing at 0% sampling, one-write upstream",
+                   measure(Upstream::one_write, {}, 200, 1000, 1, Compose::code, http));
 }
 
 }  // namespace ferry::test

@@ -145,7 +145,7 @@ TEST_CASE("a route with priority HIGH counts against the HIGH thresholds", "[int
   CHECK(http_get(proxy.port(), "/high/last").status == 200);
 }
 
-TEST_CASE("max_connections queues requests for a released connection; max_pending_requests bounds the queue",
+TEST_CASE("max_connections queues requests for a released connection, max_pending_requests bounds the queue",
           "[integration][breaker]") {
   FakeUpstream up(slow_for("slow", 700ms));
   Proxy proxy({limited(up.port(), thresholds(1, 1, 1024))}, route_all("backend"));
@@ -231,7 +231,7 @@ TEST_CASE("circuit breaker limits are shared by all workers", "[integration][bre
   CHECK(overflow == 2);
 }
 
-TEST_CASE("max_retries bounds the retries in progress; a denied retry returns the last response",
+TEST_CASE("max_retries bounds the retries in progress, a denied retry returns the last response",
           "[integration][breaker]") {
   std::atomic<int> calls{0};
   FakeUpstream up([&](const SeenRequest&) {

@@ -1,6 +1,8 @@
 // Load balancing through real sockets: response-time aware balancing (PEAK_EWMA) and
 // LEAST_REQUEST steer 16 concurrent clients away from a 10x slower upstream; ROUND_ROBIN
 // for comparison. The figures (shares, p99) are printed for the issue's notes.
+// (The test's p99 is over all requests: with 4,000 of them it is the slow host's latency as
+// soon as 40 go there; PEAK_EWMA sends it the first few, while no host has answered yet.)
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -17,7 +19,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct RunResult {
-  std::uint64_t slow = 0, total = 0, failed = 0;
+  std::uint64_t slow = 0, fast1 = 0, total = 0, failed = 0;
   double mean_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0;
 };
 
@@ -25,8 +27,8 @@ RunResult run(LbPolicy policy, FakeUpstream& fast1, FakeUpstream& fast2, FakeUps
   auto cluster = cluster_to("backend", {fast1.port(), fast2.port(), slow.port()});
   cluster.lb_policy = policy;
   Proxy proxy({cluster}, route_all("backend"));
-  auto slow_before = slow.requests();
-  constexpr int kClients = 16, kPerClient = 150;
+  auto slow_before = slow.requests(), fast1_before = fast1.requests();
+  constexpr int kClients = 16, kPerClient = 250;
   std::vector<std::vector<double>> latencies(kClients);
   std::vector<std::uint64_t> failed(kClients);
   std::vector<std::thread> clients;
@@ -55,6 +57,7 @@ RunResult run(LbPolicy policy, FakeUpstream& fast1, FakeUpstream& fast2, FakeUps
   std::sort(all.begin(), all.end());
   out.total = all.size();
   out.slow = slow.requests() - slow_before;
+  out.fast1 = fast1.requests() - fast1_before;
   if (!all.empty()) {
     for (auto v : all) out.mean_ms += v / double(all.size());
     out.p50_ms = all[all.size() / 2];
@@ -66,14 +69,15 @@ RunResult run(LbPolicy policy, FakeUpstream& fast1, FakeUpstream& fast2, FakeUps
 
 void report(const char* name, const RunResult& r) {
   std::cout << "lb_test " << name << ": slow host " << r.slow << "/" << r.total << " ("
-            << 100.0 * double(r.slow) / double(std::max<std::uint64_t>(r.total, 1)) << "%), mean "
+            << 100.0 * double(r.slow) / double(std::max<std::uint64_t>(r.total, 1)) << "%), first fast host "
+            << r.fast1 << ", mean "
             << r.mean_ms << " ms, p50 " << r.p50_ms << " ms, p95 " << r.p95_ms << " ms, p99 " << r.p99_ms
             << " ms\n";
 }
 
 }  // namespace
 
-TEST_CASE("PEAK_EWMA keeps a 10x slower upstream under 15% at 16 clients, LEAST_REQUEST under RR",
+TEST_CASE("PEAK_EWMA keeps a 10x slower upstream under 15% at 16 clients, with a p99 below RR's",
           "[integration][lb]") {
   auto after = [](std::chrono::milliseconds delay) {
     return [delay](const SeenRequest&) {
@@ -99,9 +103,9 @@ TEST_CASE("PEAK_EWMA keeps a 10x slower upstream under 15% at 16 clients, LEAST_
   CHECK(double(rr.slow) / double(rr.total) > 0.25);  // round robin: a third
   CHECK(double(ewma.slow) / double(ewma.total) < 0.15);
   CHECK(double(lr.slow) / double(lr.total) < 0.25);  // ~12%: P2C on active counts only
-  // Latencies are reported above, not asserted: a shared 2-core machine (or a sanitizer
-  // build) moves them more than the policies do. The shares above are what the policies
-  // decide. (The p99 stays the slow host's latency under both while PEAK_EWMA still sends it
-  // ~2%: the first round of 16 requests, and probes when a fast host's cost, latency x
-  // (active + 1), passes the idle slow host's.)
+  // Round robin's p99 is the slow host's 20 ms (a third of the requests); PEAK_EWMA's is a
+  // fast host's, as long as the slow one gets under 1% (it gets ~0.2%: the first requests,
+  // sent before any host answered). Scheduling noise on a busy 2-core machine reaches a few
+  // ms, not the 18 ms between the two.
+  CHECK(ewma.p99_ms < rr.p99_ms);
 }

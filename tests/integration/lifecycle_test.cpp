@@ -92,7 +92,7 @@ TEST_CASE("a keep-alive connection parked after idling serves its next request",
   CHECK(up.connections() == 1);
 }
 
-TEST_CASE("request_headers_timeout ends with the headers; request_timeout covers the body",
+TEST_CASE("request_headers_timeout ends with the headers, request_timeout covers the body",
           "[integration][lifecycle]") {
   FakeUpstream up([](const SeenRequest& r) { return FakeResponse{200, {}, std::to_string(r.body_size)}; });
   auto slow_body = [](TestClient& c) {

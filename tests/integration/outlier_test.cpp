@@ -134,3 +134,68 @@ TEST_CASE("outlier: dropping outlier_detection from a live cluster returns its e
   for (int i = 0; i < 40; ++i) client.request("GET", "/");
   CHECK(bad.requests() == 12 + 20);
 }
+
+namespace {
+
+// An HTTP health check on /healthz every `interval` (thresholds 1).
+HealthCheckOptions healthz_check(Duration interval) {
+  HealthCheckOptions hc;
+  hc.timeout = 500ms;
+  hc.interval = interval;
+  hc.no_traffic_interval = interval;
+  hc.unhealthy_threshold = 1;
+  hc.healthy_threshold = 1;
+  hc.check = HttpHealthCheck{.path = "/healthz"};
+  return hc;
+}
+
+}  // namespace
+
+TEST_CASE("outlier: a passing active health check returns an ejected host", "[integration][outlier]") {
+  // Envoy's successful_active_health_check_uneject_host (default true): the host answers 503
+  // to requests but 200 to /healthz; its ejection (30 s) ends at the next passing check.
+  FakeUpstream good([](const SeenRequest&) { return answer(200); });
+  std::atomic<int> bad_requests{0};  // not counting health checks
+  FakeUpstream bad([&](const SeenRequest& r) {
+    if (r.target == "/healthz") return answer(200);
+    ++bad_requests;
+    return answer(503);
+  });
+  auto cluster = cluster_to("backend", {good.port(), bad.port()});
+  cluster.health_checks.push_back(healthz_check(100ms));
+  OutlierDetectionOptions od;
+  od.consecutive_5xx = 3;
+  od.base_ejection_time = 30s;
+  cluster.outlier_detection = od;
+  SECTION("by default") {
+    Proxy proxy({cluster}, route_all("backend"));
+    auto& server = proxy.server;
+    REQUIRE(eventually([&] { return server.cluster_hosts("backend").at(1).flags == 0; }, 2000ms));
+    TestClient client(proxy.port());
+    for (int i = 0; i < 6; ++i) client.request("GET", "/");
+    REQUIRE(bad_requests == 3);
+    // Ejected on the third 503 (a check may pass right after and return it at once, so the
+    // ejection is read from the counter, not the flag).
+    REQUIRE(eventually([&] {
+      return server.stats().counter_value("cluster.backend.outlier_detection.ejections_enforced_consecutive_5xx") == 1;
+    }, 1000ms));
+    auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(eventually([&] { return !ejected(server, 1); }, 2000ms));
+    CHECK(std::chrono::steady_clock::now() - t0 < 1s);  // an interval, not the 30 s ejection
+    CHECK(server.stats().gauge_value("cluster.backend.outlier_detection.ejections_active") == 0);
+    // Back in rotation.
+    for (int i = 0; i < 4; ++i) client.request("GET", "/");
+    CHECK(bad_requests == 3 + 2);
+  }
+  SECTION("not with successful_active_health_check_uneject_host: false") {
+    cluster.outlier_detection->successful_active_health_check_uneject_host = false;
+    Proxy proxy({cluster}, route_all("backend"));
+    auto& server = proxy.server;
+    REQUIRE(eventually([&] { return server.cluster_hosts("backend").at(1).flags == 0; }, 2000ms));
+    TestClient client(proxy.port());
+    for (int i = 0; i < 6; ++i) client.request("GET", "/");
+    REQUIRE(eventually([&] { return ejected(server, 1); }, 1000ms));
+    std::this_thread::sleep_for(500ms);  // five checks pass meanwhile
+    CHECK(ejected(server, 1));
+  }
+}

@@ -35,7 +35,7 @@ FakeResponse ok(std::string body) {
 
 }  // namespace
 
-TEST_CASE("mirror: a copy goes to the shadow cluster with a -shadow Host; the primary is not slowed",
+TEST_CASE("mirror: a copy goes to the shadow cluster with a -shadow Host, the primary is not slowed",
           "[integration][routes][mirror]") {
   FakeUpstream primary([](const SeenRequest&) { return ok("primary"); });
   // The shadow answers slowly and with an error: neither may reach the client.

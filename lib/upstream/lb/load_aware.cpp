@@ -80,14 +80,30 @@ double PeakEwmaLb::estimate(std::size_t host, std::int64_t now_ns) const {
   return l.ewma_ns * std::exp(-double(now_ns - l.stamp_ns) / tau_ns_);
 }
 
-void PeakEwmaLb::observe(HostLoad& load, std::int64_t latency_ns, std::int64_t now_ns, double tau_ns) noexcept {
+double PeakEwmaLb::cost(std::size_t host, std::int64_t now_ns) const {
+  const auto& l = loads_[host];
+  if (l.ewma_ns == 0) return l.active == 0 ? 0.0 : kUnknownPenalty + l.active;
+  // Above the load it was measured at, the latency is taken to grow in proportion (a
+  // queue); below it, not to shrink (the host may serve requests in parallel).
+  return estimate(host, now_ns) * std::max((l.active + 1.0) / std::max(l.load_ewma, 1.0), 1.0);
+}
+
+void PeakEwmaLb::observe(HostLoad& load, std::int64_t latency_ns, std::uint32_t started_with, std::int64_t now_ns,
+                         double tau_ns) noexcept {
   double sample = double(std::max<std::int64_t>(latency_ns, 0));
   double dt = double(std::max<std::int64_t>(now_ns - load.stamp_ns, 0));
-  if (load.ewma_ns == 0 || sample > load.ewma_ns) {
-    load.ewma_ns = sample;
+  double with = std::max(double(started_with), 1.0);
+  if (load.ewma_ns == 0) {
+    load.ewma_ns = std::max(sample, 1.0);  // 0 means "never sampled"
+    load.load_ewma = with;
   } else {
-    double w = std::exp(-dt / tau_ns);
-    load.ewma_ns = load.ewma_ns * w + sample * (1 - w);
+    if (sample > load.ewma_ns) {
+      load.ewma_ns = sample;
+    } else {
+      double keep = std::min(std::exp(-dt / tau_ns), 1 - kMinSampleWeight);
+      load.ewma_ns = load.ewma_ns * keep + sample * (1 - keep);
+    }
+    load.load_ewma += (with - load.load_ewma) * kLoadWeight;
   }
   load.stamp_ns = std::max(load.stamp_ns, now_ns);
 }
@@ -99,8 +115,7 @@ std::size_t PeakEwmaLb::pick(const LbContext&) {
   auto b = std::size_t(rng_.below(n - 1));
   if (b >= a) ++b;  // two distinct hosts
   auto now = time_.now_ns();
-  double ca = estimate(a, now) * (loads_[a].active + 1.0);
-  double cb = estimate(b, now) * (loads_[b].active + 1.0);
+  double ca = cost(a, now), cb = cost(b, now);
   if (ca != cb) return ca < cb ? a : b;
   return loads_[b].active < loads_[a].active ? b : a;
 }

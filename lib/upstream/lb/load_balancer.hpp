@@ -30,6 +30,9 @@ struct LbContext {
 struct HostLoad {
   std::uint32_t active = 0;    ///< attempts in flight on this worker
   double ewma_ns = 0;          ///< peak EWMA of latency (PEAK_EWMA only), nanoseconds
+  /// PEAK_EWMA only: average of the attempts in flight (itself included, so >= 1) when the
+  /// sampled attempts started: the load at which ewma_ns was measured.
+  double load_ewma = 0;
   std::int64_t stamp_ns = 0;   ///< time of the last ewma update
 };
 

@@ -169,9 +169,9 @@ TEST_CASE("config: the listener's filters are checked", "[config]") {
   auto cors = filters(R"([{"name": "envoy.filters.http.cors", "typed_config": {"@type": "x"}},
                           {"name": "envoy.filters.http.router"}])");
   REQUIRE(cors == Problems{kHcm + ".http_filters[0]: unsupported http filter \"envoy.filters.http.cors\""});
-  auto order = filters(R"([{"name": "envoy.filters.http.router"}, {"name": "envoy.filters.http.cors"}])");
+  auto order = filters(R"([{"name": "envoy.filters.http.router"}, {"name": "envoy.filters.http.lua"}])");
   REQUIRE_PROBLEM(order, kHcm + ".http_filters[0]: \"envoy.filters.http.router\" must be the last http filter");
-  REQUIRE_PROBLEM(order, kHcm + ".http_filters[1]: unsupported http filter \"envoy.filters.http.cors\"");
+  REQUIRE_PROBLEM(order, kHcm + ".http_filters[1]: unsupported http filter \"envoy.filters.http.lua\"");
   REQUIRE_PROBLEM(order, kHcm + ".http_filters: the last http filter must be \"envoy.filters.http.router\"");
   auto router_type = filters(R"([{"name": "envoy.filters.http.router",
                                   "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",

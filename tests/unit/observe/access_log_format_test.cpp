@@ -8,6 +8,7 @@
 
 #include "common/time_format.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -256,4 +257,50 @@ TEST_CASE("access log: a full writer queue drops lines and counts them", "[obser
   }  // the writer finishes and closes its end: the reader sees EOF
   reader.join();
   ::close(fds[0]);
+}
+
+TEST_CASE("access log: the writer batches lines and still writes them without more traffic",
+          "[observe][access_log]") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::string got;
+  auto read_until = [&](std::size_t size) {
+    // Bounded: the writer flushes a batch within Writer::kFlushInterval of its first line.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    char buf[4096];
+    while (got.size() < size && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      auto n = ::read(fds[0], buf, sizeof buf);
+      if (n > 0) got.append(buf, std::size_t(n));
+    }
+  };
+  {
+    Writer w(fds[1], true, 1000, {});
+    CHECK(w.push("one\n"));
+    read_until(4);  // a lone line is written although nothing else arrives
+    CHECK(got == "one\n");
+    for (int i = 0; i < 100; ++i) CHECK(w.push(std::to_string(i) + "\n"));
+    read_until(4 + 290);
+    std::string want = "one\n";
+    for (int i = 0; i < 100; ++i) want += std::to_string(i) + "\n";
+    CHECK(got == want);  // all of them, in order
+    CHECK(w.push("last\n"));
+  }  // the destructor writes what is still queued
+  read_until(got.size() + 5);
+  CHECK(got.substr(got.size() - 5) == "last\n");
+  ::close(fds[0]);
+}
+
+TEST_CASE("access log: the default START_TIME matches strftime's", "[observe][access_log]") {
+  // The default format has its own fast path; the general one (strftime) must agree on it,
+  // across leap years, month ends and the start of the epoch.
+  for (std::int64_t secs = 0; secs < 4102444800; secs += 86400 * 7 + 3607) {
+    for (std::int64_t extra : {0, 59, 86399}) {
+      std::int64_t ns = (secs + extra) * 1000000000 + 987654321;
+      CHECK(detail::format_time("", ns) == detail::format_time("%Y-%m-%dT%H:%M:%S.%3fZ", ns));
+    }
+  }
+  CHECK(detail::format_time("", 951782400LL * 1000000000) == "2000-02-29T00:00:00.000Z");
+  CHECK(detail::format_time("", 4107542399LL * 1000000000 + 999000000) == "2100-02-28T23:59:59.999Z");
 }

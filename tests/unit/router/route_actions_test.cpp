@@ -80,7 +80,7 @@ HashPolicy policy(HashPolicy::Kind kind, std::string name = {}, bool terminal = 
 
 }  // namespace
 
-TEST_CASE("cluster_header: the request names the cluster; missing or unknown answers 503 NC", "[router][actions]") {
+TEST_CASE("cluster_header: the request names the cluster, missing or unknown answers 503 NC", "[router][actions]") {
   Router r;
   r.virtual_host("*").route(match::prefix("/")).to_cluster_from_header("X-Cluster");
   auto t = compile(r.config());

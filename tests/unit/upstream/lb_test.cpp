@@ -169,12 +169,18 @@ TEST_CASE("least request prefers the less loaded host", "[upstream][lb]") {
 TEST_CASE("peak EWMA: peaks at once, decays with tau, and towards 0 when idle", "[upstream][lb]") {
   const double tau = 10e9;
   HostLoad l;
-  PeakEwmaLb::observe(l, 10'000'000, 1'000, tau);
+  PeakEwmaLb::observe(l, 10'000'000, 1, 1'000, tau);
   CHECK(l.ewma_ns == 10'000'000);
-  PeakEwmaLb::observe(l, 50'000'000, 2'000, tau);  // a peak replaces the estimate
+  PeakEwmaLb::observe(l, 50'000'000, 1, 2'000, tau);  // a peak replaces the estimate
   CHECK(l.ewma_ns == 50'000'000);
-  PeakEwmaLb::observe(l, 0, 2'000 + std::int64_t(tau), tau);  // one tau later: e^-1 of it
+  PeakEwmaLb::observe(l, 0, 1, 2'000 + std::int64_t(tau), tau);  // one tau later: e^-1 of it
   CHECK(l.ewma_ns == Approx(50e6 * std::exp(-1.0)));
+  // Samples close together weigh at least kMinSampleWeight each: 16 take a peak down by ~e^-1.
+  HostLoad busy;
+  PeakEwmaLb::observe(busy, 25'000'000, 8, 1'000, tau);  // a hiccup
+  for (int i = 1; i <= 32; ++i) PeakEwmaLb::observe(busy, 2'000'000, 8, 1'000 + i * 250'000, tau);
+  CHECK(busy.ewma_ns == Approx(2e6 + 23e6 * std::pow(1 - PeakEwmaLb::kMinSampleWeight, 32)).epsilon(0.001));
+  CHECK(busy.ewma_ns < 5e6);
   ManualTimeSource clock;
   std::vector<HostLoad> loads{l};
   PeakEwmaLb lb(loads, PeakEwmaOptions{}, 1, clock);
@@ -182,11 +188,69 @@ TEST_CASE("peak EWMA: peaks at once, decays with tau, and towards 0 when idle", 
   CHECK(lb.estimate(0, clock.now_ns()) == Approx(l.ewma_ns * std::exp(-1.0)));
 }
 
+TEST_CASE("peak EWMA: the load a latency was measured at follows the last samples", "[upstream][lb]") {
+  HostLoad l;
+  PeakEwmaLb::observe(l, 2'000'000, 9, 1'000, 10e9);
+  CHECK(l.load_ewma == 9);  // the first sample sets it
+  PeakEwmaLb::observe(l, 2'000'000, 1, 2'000, 10e9);
+  CHECK(l.load_ewma == Approx(9 - 8 * PeakEwmaLb::kLoadWeight));
+  for (int i = 0; i < 100; ++i) PeakEwmaLb::observe(l, 2'000'000, 1, 3'000 + i, 10e9);
+  CHECK(l.load_ewma == Approx(1).margin(0.01));
+  PeakEwmaLb::observe(l, 3'000'000, 0, 5'000, 10e9);  // an attempt of a removed host: no load
+  CHECK(l.load_ewma >= 1);
+}
+
+TEST_CASE("peak EWMA cost: in flight relative to the load the latency was measured at", "[upstream][lb]") {
+  ManualTimeSource clock;
+  clock.set(1'000'000'000);
+  std::vector<HostLoad> loads(2);
+  // Host 0: 2 ms measured with 8 in flight, 8 in flight now; host 1: 20 ms measured alone.
+  loads[0] = {8, 2e6, 8, clock.now_ns()};
+  loads[1] = {0, 20e6, 1, clock.now_ns()};
+  PeakEwmaLb lb(loads, PeakEwmaOptions{}, 3, clock);
+  CHECK(lb.cost(0, clock.now_ns()) == Approx(2e6 * 9 / 8));  // Finagle's cost would be 18 ms
+  CHECK(lb.cost(1, clock.now_ns()) == Approx(20e6));
+  CHECK(shares(lb, 2)[0] == 1.0);
+  // Twice its usual load: twice the cost (before any sample shows it).
+  loads[0].active = 17;
+  CHECK(lb.cost(0, clock.now_ns()) == Approx(2e6 * 18 / 8));
+  // Less busy than when measured: not assumed faster (it may serve requests in parallel).
+  loads[0].active = 0;
+  CHECK(lb.cost(0, clock.now_ns()) == Approx(2e6));
+  loads[1].load_ewma = 3;  // the slow host once answered with 3 in flight: still 20 ms idle
+  CHECK(lb.cost(1, clock.now_ns()) == Approx(20e6));
+  loads[0].active = 17;
+  // Measured alone, the cost is Finagle's: latency x (active + 1).
+  loads[0].load_ewma = 1;
+  CHECK(lb.cost(0, clock.now_ns()) == Approx(2e6 * 18));
+  CHECK(shares(lb, 2)[1] == 1.0);
+}
+
+TEST_CASE("peak EWMA: a never-sampled host is probed with one request at a time", "[upstream][lb]") {
+  ManualTimeSource clock;
+  std::vector<HostLoad> loads(2);
+  loads[0] = {3, 5e6, 3, 0};
+  PeakEwmaLb lb(loads, PeakEwmaOptions{}, 5, clock);
+  CHECK(lb.cost(1, 0) == 0);
+  CHECK(shares(lb, 2)[1] == 1.0);  // unknown and idle: probed first
+  loads[1].active = 1;
+  CHECK(lb.cost(1, 0) >= PeakEwmaLb::kUnknownPenalty);
+  CHECK(shares(lb, 2)[0] == 1.0);  // unknown with a request in flight: wait for its answer
+}
+
 namespace {
 
 // 16 clients in closed loop on one WorkerCluster, simulated on a manual clock: each finishes
-// its request after its host's latency and sends the next. Returns each host's share.
-std::vector<double> closed_loop(LbPolicy policy, std::vector<std::int64_t> latency_ms, int requests = kPicks) {
+// its request after its host's latency and sends the next. A "parallel" host answers each
+// request after its latency however many it has (a multi-threaded server); a "queueing" one
+// serves one at a time, in order (latency = wait + service). Returns each host's share and
+// the requests' 99th percentile latency, in ms.
+struct LoopResult {
+  std::vector<double> shares;
+  double p99_ms = 0;
+};
+LoopResult closed_loop(LbPolicy policy, std::vector<std::int64_t> latency_ms, bool queueing = false,
+                       int requests = kPicks, int clients = 16) {
   ManualTimeSource clock;
   clock.set(1'000'000'000);
   ClusterOptions o;
@@ -195,40 +259,69 @@ std::vector<double> closed_loop(LbPolicy policy, std::vector<std::int64_t> laten
   struct Flight {
     std::int64_t done;
     std::size_t host;
-    std::int64_t start;
+    WorkerCluster::AttemptStart start;
+    std::int64_t sent;
     bool operator>(const Flight& f) const { return done > f.done; }
   };
   std::priority_queue<Flight, std::vector<Flight>, std::greater<>> flights;
   std::vector<double> count(latency_ms.size());
+  std::vector<std::int64_t> busy_until(latency_ms.size());
+  std::vector<double> latencies;
   auto send = [&] {
     auto i = cluster.index_of(*cluster.pick());
     count[i] += 1;
     auto start = cluster.begin_attempt(i);
-    flights.push({clock.now_ns() + latency_ms[i] * 1'000'000, i, start});
+    auto service = latency_ms[i] * 1'000'000;
+    auto done = clock.now_ns() + service;
+    if (queueing) done = busy_until[i] = std::max(busy_until[i], clock.now_ns()) + service;
+    flights.push({done, i, start, clock.now_ns()});
   };
-  for (int c = 0; c < 16; ++c) send();
-  for (int n = 16; n < requests; ++n) {
+  for (int c = 0; c < clients; ++c) send();
+  for (int n = clients; n < requests; ++n) {
     auto f = flights.top();
     flights.pop();
     clock.set(f.done);
+    latencies.push_back(double(f.done - f.sent) / 1e6);
     cluster.end_attempt(f.host, f.start);
     send();
   }
   for (auto& c : count) c /= requests;
-  return count;
+  std::sort(latencies.begin(), latencies.end());
+  return {count, latencies.empty() ? 0 : latencies[latencies.size() * 99 / 100]};
 }
 
 }  // namespace
 
-TEST_CASE("peak EWMA sends a 10x slower host under 15% of requests", "[upstream][lb]") {
+TEST_CASE("peak EWMA keeps a 10x slower host under 1% and the p99 below round robin's", "[upstream][lb]") {
   auto ewma = closed_loop(LbPolicy::peak_ewma, {10, 10, 100});
-  INFO("PEAK_EWMA shares: " << ewma[0] << " " << ewma[1] << " " << ewma[2]);
-  CHECK(ewma[2] < 0.15);
+  INFO("PEAK_EWMA shares: " << ewma.shares[0] << " " << ewma.shares[1] << " " << ewma.shares[2] << ", p99 "
+                            << ewma.p99_ms << " ms");
+  CHECK(ewma.shares[2] < 0.01);
+  CHECK(ewma.shares[0] == Approx(0.5).epsilon(0.05));
+  CHECK(ewma.p99_ms < 20);
   auto lr = closed_loop(LbPolicy::least_request, {10, 10, 100});
-  INFO("LEAST_REQUEST shares: " << lr[0] << " " << lr[1] << " " << lr[2]);
-  CHECK(lr[2] < 0.2);
+  INFO("LEAST_REQUEST shares: " << lr.shares[0] << " " << lr.shares[1] << " " << lr.shares[2]);
+  CHECK(lr.shares[2] < 0.2);
   auto rr = closed_loop(LbPolicy::round_robin, {10, 10, 100});
-  CHECK(rr[2] == Approx(1 / 3.0).epsilon(0.01));
+  CHECK(rr.shares[2] == Approx(1 / 3.0).epsilon(0.01));
+  CHECK(rr.p99_ms >= 100);
+}
+
+TEST_CASE("peak EWMA spreads by capacity when latency grows with load", "[upstream][lb]") {
+  // Hosts serving one request at a time: 10 ms, 10 ms and 100 ms per request. With 16 clients
+  // the fast hosts queue; the slow host is worth a request only when a fast one has ~10 waiting.
+  auto ewma = closed_loop(LbPolicy::peak_ewma, {10, 10, 100}, true, 20000);
+  INFO("PEAK_EWMA shares: " << ewma.shares[0] << " " << ewma.shares[1] << " " << ewma.shares[2] << ", p99 "
+                            << ewma.p99_ms << " ms");
+  CHECK(ewma.shares[2] < 0.1);
+  CHECK(ewma.shares[0] == Approx(ewma.shares[1]).epsilon(0.1));
+  auto rr = closed_loop(LbPolicy::round_robin, {10, 10, 100}, true, 20000);
+  INFO("ROUND_ROBIN p99 " << rr.p99_ms << " ms");
+  CHECK(ewma.p99_ms < rr.p99_ms);
+  // Two queueing hosts, one twice as fast: it gets about two thirds of the requests.
+  auto two = closed_loop(LbPolicy::peak_ewma, {5, 10}, true, 20000);
+  INFO("two hosts: " << two.shares[0] << " " << two.shares[1]);
+  CHECK(two.shares[0] == Approx(2 / 3.0).epsilon(0.1));
 }
 
 TEST_CASE("WorkerCluster keeps active counts per attempt", "[upstream][lb]") {

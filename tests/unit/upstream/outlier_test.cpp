@@ -116,7 +116,7 @@ TEST_CASE("outlier: a host answering 503 is ejected at the 5th and returns after
   CHECK(rig.info(1).num_ejections == 1);
 }
 
-TEST_CASE("outlier: a success breaks the run; runs span workers", "[outlier]") {
+TEST_CASE("outlier: a success breaks the run, runs span workers", "[outlier]") {
   Rig rig(3);
   rig.responses(0, 500, 4);
   rig.responses(0, 200, 1);

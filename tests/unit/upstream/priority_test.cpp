@@ -63,7 +63,7 @@ TEST_CASE("priority load: scaled by total availability, with panic below the thr
   CHECK(l.panic == std::vector<bool>{false, true});
 }
 
-TEST_CASE("priority load: total panic spreads by host count; threshold 0 disables panic", "[upstream][priority]") {
+TEST_CASE("priority load: total panic spreads by host count, threshold 0 disables panic", "[upstream][priority]") {
   auto l = loads({{1, 0}, {3, 0}});
   CHECK(l.load == std::vector<std::uint32_t>{25, 75});
   CHECK(l.panic == std::vector<bool>{true, true});

@@ -1,0 +1,77 @@
+// Small pieces the built-in filters share: sampling a configured percentage, applying
+// HeaderValueOptions to a header map, and the client IP as Envoy's RBAC/rate limit see it.
+//
+// Thread safety: sample_per_million() uses a thread-local generator; the rest are pure.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include <ferry/headers.hpp>
+#include <ferry/router.hpp>
+
+#include "common/random.hpp"
+
+namespace ferry::filters::detail {
+
+/// True for `per_million` out of every 1,000,000 calls on average (runtime
+/// FractionalPercent default_value; ferry has no runtime layer).
+inline bool sample_per_million(std::uint32_t per_million) noexcept {
+  if (per_million >= 1'000'000) return true;
+  if (per_million == 0) return false;
+  thread_local ferry::detail::Random random;
+  return random.next() % 1'000'000 < per_million;
+}
+
+/// Adds `options` to `headers` with Envoy's append actions (values are literal).
+inline void apply_header_options(HeaderMap& headers, const std::vector<HeaderValueOption>& options) {
+  using A = HeaderValueOption::AppendAction;
+  for (const auto& o : options) {
+    if (o.value.empty() && !o.keep_empty_value) continue;
+    switch (o.append_action) {
+      case A::append_if_exists_or_add: headers.add(o.key, o.value); break;
+      case A::add_if_absent:
+        if (!headers.has(o.key)) headers.add(o.key, o.value);
+        break;
+      case A::overwrite_if_exists_or_add: headers.set(o.key, o.value); break;
+      case A::overwrite_if_exists:
+        if (headers.has(o.key)) headers.set(o.key, o.value);
+        break;
+    }
+  }
+}
+
+/// The IP part of "ip:port" or "[v6]:port".
+inline std::string_view ip_of(std::string_view address) noexcept {
+  if (!address.empty() && address.front() == '[') {
+    auto close = address.find(']');
+    return close == std::string_view::npos ? address.substr(1) : address.substr(1, close - 1);
+  }
+  auto colon = address.rfind(':');
+  if (colon != std::string_view::npos && address.find(':') == colon) return address.substr(0, colon);
+  return address;  // a bare IPv6 address or no port
+}
+
+inline std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// Envoy's "remote address" of a request: the last x-forwarded-for entry (ferry appends
+/// the peer there when use_remote_address is set, as Envoy does; with xff_num_trusted_hops
+/// 0 Envoy trusts that entry), else the connection's peer.
+inline std::string_view remote_ip(const RequestHeaders& req, std::string_view peer_address) noexcept {
+  std::string_view last;
+  for (const auto& e : req)
+    if (iequals(e.name, "x-forwarded-for")) last = e.value;
+  if (!last.empty()) {
+    auto comma = last.rfind(',');
+    auto entry = trim(comma == std::string_view::npos ? last : last.substr(comma + 1));
+    if (!entry.empty()) return entry;
+  }
+  return ip_of(peer_address);
+}
+
+}  // namespace ferry::filters::detail
