@@ -36,7 +36,16 @@ Worker::Worker(const ServerState& state, unsigned index, const std::vector<upstr
   for (const auto& l : state.listeners) routes_.push_back(std::make_unique<RouteSnapshot>(l->routes));
 }
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+  // A worker that stopped without draining may still have parked connections: their
+  // waits die with io_ (the handlers are destroyed, not called), so free them here.
+  while (parked_) {
+    auto* next = parked_->next;
+    delete parked_;
+    parked_ = next;
+  }
+}
 
 void Worker::open_listeners(std::vector<std::unique_ptr<ListenerRuntime>>& listeners, bool first) {
   for (auto& l : listeners) {
@@ -87,11 +96,7 @@ asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, con
       FERRY_LOG(state_.log, warn, "accept failed: " << ec.message());
       continue;
     }
-    auto s = std::make_shared<session::Session>(*this, listener, std::move(socket));
-    auto* raw = s.get();
-    // The completion handler owns the session, so no extra coroutine frame is needed
-    // just to hold it.
-    asio::co_spawn(io_, raw->run(), [s = std::move(s)](std::exception_ptr) {});
+    start_session(listener, std::move(socket), nullptr);
   }
 }
 
@@ -197,6 +202,7 @@ void Worker::begin_drain(Duration drain_timeout) {
     s->drain_if_idle();
     s = next;
   }
+  for (auto* p = parked_; p; p = p->next) close_parked(*p);
   drain_timer_.expires_after(drain_timeout);
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) close_everything();
@@ -205,7 +211,7 @@ void Worker::begin_drain(Duration drain_timeout) {
 }
 
 void Worker::finish_if_drained() {
-  if (session_count_ != 0) return;
+  if (session_count_ != 0 || parked_count_ != 0) return;
   drain_timer_.cancel();
   housekeeping_timer_.cancel();
   // Mirrors are fire-and-forget: nobody waits for them at shutdown.
@@ -221,6 +227,7 @@ void Worker::close_everything() {
     s->force_close();
     s = next;
   }
+  for (auto* p = parked_; p; p = p->next) close_parked(*p);
   // Streams queued for an upstream connection (circuit breakers) wait on their pool.
   for (auto& c : clusters_)
     if (c) c->for_each_pool([](upstream::HostPool& h) { h.cancel_waiters(); });
@@ -237,8 +244,9 @@ void Worker::housekeeping() {
     ::malloc_trim(0);
 #endif
   }
-  // Closes upstream connections idle longer than their cluster's idle_timeout.
   auto now = std::chrono::steady_clock::now();
+  close_idle_parked(now);
+  // Closes upstream connections idle longer than their cluster's idle_timeout.
   for (auto& c : clusters_) {
     if (!c) continue;
     auto idle = c->info().options.idle_timeout;
