@@ -1,5 +1,6 @@
 #include "server/worker.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,6 +19,7 @@ namespace ferry::server {
 namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxFreeBuffers = 64;
+constexpr std::size_t kKeepFreeBuffers = 4;  ///< kept through idle periods (trim_free_buffers)
 constexpr auto kHousekeepingPeriod = std::chrono::seconds(1);
 constexpr std::size_t kTrimThreshold = 1 << 20;
 }  // namespace
@@ -137,6 +139,7 @@ std::unique_ptr<session::StreamBuffers> Worker::acquire_buffers() {
   if (free_buffers_.empty()) return std::make_unique<session::StreamBuffers>();
   auto b = std::move(free_buffers_.back());
   free_buffers_.pop_back();
+  free_low_water_ = std::min(free_low_water_, free_buffers_.size());
   return b;
 }
 
@@ -234,6 +237,17 @@ void Worker::close_everything() {
   finish_if_drained();
 }
 
+// Buffers nobody took during a whole sweep period are surplus from a burst: give them back
+// (their pages are mmap'd, so RSS drops at once), keeping a few for the next connections.
+void Worker::trim_free_buffers() noexcept {
+  std::size_t spare = free_low_water_ > kKeepFreeBuffers ? free_low_water_ - kKeepFreeBuffers : 0;
+  for (std::size_t i = 0; i < spare && !free_buffers_.empty(); ++i) {
+    freed_since_trim_ += free_buffers_.back()->in.capacity() + free_buffers_.back()->up_in.capacity();
+    free_buffers_.pop_back();
+  }
+  free_low_water_ = free_buffers_.size();
+}
+
 void Worker::housekeeping() {
   for (auto* s = sessions_; s; s = s->next) s->on_sweep();
   // Buffers given back by many parked connections leave holes in the heap that malloc
@@ -244,6 +258,7 @@ void Worker::housekeeping() {
     ::malloc_trim(0);
 #endif
   }
+  trim_free_buffers();
   auto now = std::chrono::steady_clock::now();
   close_idle_parked(now);
   // Closes upstream connections idle longer than their cluster's idle_timeout.

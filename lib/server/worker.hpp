@@ -122,6 +122,7 @@ class Worker {
   void finish_if_drained();
   void close_everything();
   void housekeeping();
+  void trim_free_buffers() noexcept;
 
   const ServerState& state_;
   unsigned index_;
@@ -136,6 +137,7 @@ class Worker {
   std::vector<const ListenerRuntime*> acceptor_listeners_;
   std::vector<std::unique_ptr<upstream::WorkerCluster>> clusters_;
   std::vector<std::unique_ptr<session::StreamBuffers>> free_buffers_;
+  std::size_t free_low_water_ = 0;  ///< fewest free buffers since the last sweep
   detail::Random random_;
   session::Session* sessions_ = nullptr;  ///< intrusive list head
   std::size_t session_count_ = 0;
