@@ -12,6 +12,7 @@
 #include <ferry/explain.hpp>
 #include <ferry/ferry.hpp>
 
+#include "allocator.hpp"
 #include "cli_options.hpp"
 #include "demo_backend.hpp"
 #include "signal_watcher.hpp"
@@ -199,6 +200,7 @@ int demo(const CliOptions& cli) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ferry_cli::tune_allocator();
   ferry_cli::block_stop_signals();  // before any thread exists, so all inherit the mask
   std::string error;
   auto cli = ferry_cli::parse_cli(argc, argv, error);

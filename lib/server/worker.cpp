@@ -1,5 +1,6 @@
 #include "server/worker.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -19,6 +20,7 @@ namespace ferry::server {
 namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxFreeBuffers = 64;
+constexpr std::size_t kKeepFreeBuffers = 4;  ///< kept through idle periods (trim_free_buffers)
 constexpr auto kHousekeepingPeriod = std::chrono::seconds(1);
 constexpr std::size_t kTrimThreshold = 1 << 20;
 }  // namespace
@@ -39,7 +41,16 @@ Worker::Worker(const ServerState& state, unsigned index, const std::vector<upstr
     tracers_.push_back(l->tracing ? observe::make_worker_tracer(*this, *l->tracing) : nullptr);
 }
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+  // A worker that stopped without draining may still have parked connections: their
+  // waits die with io_ (the handlers are destroyed, not called), so free them here.
+  while (parked_) {
+    auto* next = parked_->next;
+    delete parked_;
+    parked_ = next;
+  }
+}
 
 void Worker::open_listeners(std::vector<std::unique_ptr<ListenerRuntime>>& listeners, bool first) {
   for (auto& l : listeners) {
@@ -90,11 +101,7 @@ asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, con
       FERRY_LOG(state_.log, warn, "accept failed: " << ec.message());
       continue;
     }
-    auto s = std::make_shared<session::Session>(*this, listener, std::move(socket));
-    auto* raw = s.get();
-    // The completion handler owns the session, so no extra coroutine frame is needed
-    // just to hold it.
-    asio::co_spawn(io_, raw->run(), [s = std::move(s)](std::exception_ptr) {});
+    start_session(listener, std::move(socket), nullptr);
   }
 }
 
@@ -135,6 +142,7 @@ std::unique_ptr<session::StreamBuffers> Worker::acquire_buffers() {
   if (free_buffers_.empty()) return std::make_unique<session::StreamBuffers>();
   auto b = std::move(free_buffers_.back());
   free_buffers_.pop_back();
+  free_low_water_ = std::min(free_low_water_, free_buffers_.size());
   return b;
 }
 
@@ -206,6 +214,7 @@ void Worker::begin_drain(Duration drain_timeout) {
     s->drain_if_idle();
     s = next;
   }
+  for (auto* p = parked_; p; p = p->next) close_parked(*p);
   drain_timer_.expires_after(drain_timeout);
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) close_everything();
@@ -214,7 +223,7 @@ void Worker::begin_drain(Duration drain_timeout) {
 }
 
 void Worker::finish_if_drained() {
-  if (session_count_ != 0) return;
+  if (session_count_ != 0 || parked_count_ != 0) return;
   drain_timer_.cancel();
   housekeeping_timer_.cancel();
   // Mirrors are fire-and-forget and calls have no stream left to serve: nobody waits for
@@ -233,10 +242,22 @@ void Worker::close_everything() {
     s->force_close();
     s = next;
   }
+  for (auto* p = parked_; p; p = p->next) close_parked(*p);
   // Streams queued for an upstream connection (circuit breakers) wait on their pool.
   for (auto& c : clusters_)
     if (c) c->for_each_pool([](upstream::HostPool& h) { h.cancel_waiters(); });
   finish_if_drained();
+}
+
+// Buffers nobody took during a whole sweep period are surplus from a burst: give them back
+// (their pages are mmap'd, so RSS drops at once), keeping a few for the next connections.
+void Worker::trim_free_buffers() noexcept {
+  std::size_t spare = free_low_water_ > kKeepFreeBuffers ? free_low_water_ - kKeepFreeBuffers : 0;
+  for (std::size_t i = 0; i < spare && !free_buffers_.empty(); ++i) {
+    freed_since_trim_ += free_buffers_.back()->in.capacity() + free_buffers_.back()->up_in.capacity();
+    free_buffers_.pop_back();
+  }
+  free_low_water_ = free_buffers_.size();
 }
 
 void Worker::housekeeping() {
@@ -249,8 +270,10 @@ void Worker::housekeeping() {
     ::malloc_trim(0);
 #endif
   }
-  // Closes upstream connections idle longer than their cluster's idle_timeout.
+  trim_free_buffers();
   auto now = std::chrono::steady_clock::now();
+  close_idle_parked(now);
+  // Closes upstream connections idle longer than their cluster's idle_timeout.
   for (auto& c : clusters_) {
     if (!c) continue;
     auto idle = c->info().options.idle_timeout;

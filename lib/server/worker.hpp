@@ -17,6 +17,7 @@
 #include "common/arena.hpp"
 #include "common/random.hpp"
 #include "common/read_buffer.hpp"
+#include "server/parked_connection.hpp"
 #include "server/server_state.hpp"
 #include "upstream/cluster.hpp"
 
@@ -109,16 +110,32 @@ class Worker {
     return listener < tracers_.size() ? tracers_[listener].get() : nullptr;
   }
 
+  /// Parks an idle plain connection (worker_parking.cpp): its Session is ending and hands
+  /// over the socket. `idle_deadline`: when the listener's idle_timeout closes it.
+  void park(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
+            std::chrono::steady_clock::time_point cx_start, std::chrono::steady_clock::time_point idle_deadline);
+  std::size_t parked_count() const noexcept { return parked_count_; }
+
  private:
   friend class RouteLease;
   /// Frees a replaced snapshot whose last lease ended.
   void drop_retired_routes(RouteSnapshot& snapshot) noexcept;
 
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, const ListenerRuntime& listener);
+  /// Starts a Session on `socket`; `resumed`: a parked connection waking up (its stats
+  /// were counted when it was accepted).
+  void start_session(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
+                     const ParkedConnection* resumed);
+  void arm_parked_wait(ParkedConnection& p);
+  void on_parked_ready(ParkedConnection& p, const boost::system::error_code& ec);
+  /// Closes a parked connection (drain, idle timeout); its wait then ends and frees it.
+  void close_parked(ParkedConnection& p) noexcept;
+  void close_idle_parked(std::chrono::steady_clock::time_point now) noexcept;
   void begin_drain(Duration drain_timeout);
   void finish_if_drained();
   void close_everything();
   void housekeeping();
+  void trim_free_buffers() noexcept;
 
   const ServerState& state_;
   unsigned index_;
@@ -133,11 +150,14 @@ class Worker {
   std::vector<const ListenerRuntime*> acceptor_listeners_;
   std::vector<std::unique_ptr<upstream::WorkerCluster>> clusters_;
   std::vector<std::unique_ptr<session::StreamBuffers>> free_buffers_;
+  std::size_t free_low_water_ = 0;  ///< fewest free buffers since the last sweep
   detail::Random random_;
   session::Session* sessions_ = nullptr;  ///< intrusive list head
   std::size_t session_count_ = 0;
   session::UpstreamCall* calls_ = nullptr;  ///< intrusive list head
   std::size_t call_count_ = 0;
+  ParkedConnection* parked_ = nullptr;  ///< intrusive list head
+  std::size_t parked_count_ = 0;
   bool draining_ = false;
   std::size_t freed_since_trim_ = 0;  ///< buffer bytes freed since the last malloc_trim
   asio::steady_timer drain_timer_;

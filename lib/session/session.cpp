@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "tls/server_tls.hpp"
 
@@ -39,15 +40,19 @@ void format_peer(const tcp::endpoint& ep, char* buf, std::size_t cap, std::strin
 
 }  // namespace
 
-Session::Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket)
+Session::Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket,
+                 const server::ParkedConnection* resumed)
     : worker_(worker),
       listener_(listener),
       http_(listener.options.http),
       down_(std::move(socket)),
       timer_(worker.io()) {
   error_code ec;
-  down_.set_option(tcp::no_delay(true), ec);
-  down_.non_blocking(true, ec);
+  if (!resumed) {  // a parked socket keeps its options
+    down_.set_option(tcp::no_delay(true), ec);
+    down_.non_blocking(true, ec);
+  }
+  wake_ready_ = resumed != nullptr;
   auto ep = down_.remote_endpoint(ec);
   format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);
   internal_ = listener_.is_internal(peer_ip_);
@@ -57,13 +62,13 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
     closing_ = !tls_;
   }
   worker_.add_session(this);
-  count_connection_open();
+  count_connection_open(resumed);
 }
 
 Session::~Session() {
   end_pause();  // a resumer still held elsewhere finds no stream
   if (bufs_) worker_.release_buffers(std::move(bufs_));
-  count_connection_close();
+  if (!parked_) count_connection_close();
   worker_.remove_session(this);
 }
 
@@ -108,13 +113,15 @@ asio::awaitable<void> Session::run() {
       // Parked (new, or idle for a while): no buffers, just a readiness wait.
       // Awaited inline, not through a helper coroutine: a parked connection should hold as
       // few coroutine frames as possible.
-      idle_ = true;
-      set_activity_deadline(Timeout::idle, http_.idle_timeout);
       error_code ec;
-      // A TLS connection may hold decrypted bytes already: no wait then.
-      if (!tls_ || !tls_->pending())
-        std::tie(ec) = co_await down_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
-      idle_ = false;
+      if (!std::exchange(wake_ready_, false)) {
+        idle_ = true;
+        set_activity_deadline(Timeout::idle, http_.idle_timeout);
+        // A TLS connection may hold decrypted bytes already: no wait then.
+        if (!tls_ || !tls_->pending())
+          std::tie(ec) = co_await down_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+        idle_ = false;
+      }
       if (ec || closing_ || fired_ != Timeout::none) break;
       bufs_ = worker_.acquire_buffers();
     } else if (bufs_->in.empty()) {
@@ -128,6 +135,7 @@ asio::awaitable<void> Session::run() {
       if (ec == asio::error::operation_aborted && park_requested_ && !closing_ && fired_ == Timeout::none) {
         park_requested_ = false;
         worker_.release_buffers(std::move(bufs_));
+        if (park()) co_return;
         continue;
       }
       if (ec || closing_) break;
@@ -142,6 +150,16 @@ asio::awaitable<void> Session::run() {
   down_.shutdown(tcp::socket::shutdown_both, ec);
   down_.close(ec);
   if (up_) finish_upstream(false);
+}
+
+bool Session::park() {
+  // TLS state lives in OpenSSL objects this Session owns; such connections stay as they are.
+  if (tls_ || up_ || closing_ || worker_.draining()) return false;
+  auto deadline = activity_kind_ == Timeout::idle ? activity_deadline_ : Clock::time_point::max();
+  timer_.cancel();
+  parked_ = true;
+  worker_.park(listener_, std::move(down_), cx_start_, deadline);
+  return true;
 }
 
 void Session::on_sweep() {

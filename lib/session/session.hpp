@@ -61,7 +61,10 @@ bool make_room(detail::ReadBuffer& in, Decoder& dec, std::size_t parsed, std::si
 
 class Session final : public StreamContext, public std::enable_shared_from_this<Session> {
  public:
-  Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket);
+  /// `resumed`: the connection was parked (server/parked_connection.hpp) and its client
+  /// has sent again; its connection stats were counted when it was accepted.
+  Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket,
+          const server::ParkedConnection* resumed = nullptr);
   ~Session() override;
 
   /// Runs the connection to its end. The caller keeps the Session alive until it
@@ -71,9 +74,13 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void drain_if_idle();
   /// The drain timeout passed: close whatever is in flight.
   void force_close();
-  /// Called by the worker about once a second: parks a connection that stays idle, giving
-  /// its buffers back to the pool.
+  /// Called by the worker about once a second: parks a connection that stays idle. A plain
+  /// one is handed to the worker as a ParkedConnection and this Session ends; a TLS one
+  /// gives its buffers back and waits for readiness.
   void on_sweep();
+  /// A parked connection closed without waking up (drain, idle timeout, client gone).
+  static void count_parked_close(server::Worker& worker, const server::ListenerRuntime& listener,
+                                 Clock::time_point cx_start) noexcept;
 
   // StreamContext
   void send_local_reply(int status, std::string_view body) override;
@@ -161,7 +168,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void finish_upstream(bool reusable);
 
   // Stats (session_stats.cpp): a few adds into this worker's own slots per request.
-  void count_connection_open() noexcept;
+  void count_connection_open(const server::ParkedConnection* resumed) noexcept;
+  /// Leaves the connection to the worker's parked list (plain TCP, nothing in flight).
+  bool park();
   void count_connection_close() noexcept;
   void count_stream_start() noexcept;
   void count_request() noexcept;  ///< downstream_rq_total, once per stream
@@ -260,6 +269,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Timeout fired_ = Timeout::none;
   bool idle_ = true;
   bool park_requested_ = false;
+  bool parked_ = false;  ///< the socket went to the worker's parked list; nothing to close
+  bool wake_ready_ = false;  ///< resumed from parking: the socket is readable already
   std::uint8_t idle_sweeps_ = 0;
   bool closing_ = false;
   bool keep_alive_ = true;

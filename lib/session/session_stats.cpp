@@ -12,10 +12,14 @@ namespace ferry::session {
 using stats::bump;
 using stats::drop;
 
-void Session::count_connection_open() noexcept {
+void Session::count_connection_open(const server::ParkedConnection* resumed) noexcept {
   auto& ws = worker_.stats();
   http_stats_ = &ws.http[listener_.index];
   listener_stats_ = &ws.listeners[listener_.index];
+  if (resumed) {  // counted when it was accepted
+    cx_start_ = resumed->cx_start;
+    return;
+  }
   cx_start_ = Clock::now();
   bump(*http_stats_->cx_total);
   bump(*http_stats_->cx_active);
@@ -24,11 +28,17 @@ void Session::count_connection_open() noexcept {
 }
 
 void Session::count_connection_close() noexcept {
-  if (!http_stats_) return;
-  drop(*http_stats_->cx_active);
-  drop(*listener_stats_->cx_active);
-  bump(*http_stats_->cx_destroy);
-  http_stats_->cx_length_ms.record(Clock::now() - cx_start_);
+  if (http_stats_) count_parked_close(worker_, listener_, cx_start_);
+}
+
+void Session::count_parked_close(server::Worker& worker, const server::ListenerRuntime& listener,
+                                 Clock::time_point cx_start) noexcept {
+  auto& ws = worker.stats();
+  auto& http = ws.http[listener.index];
+  drop(*http.cx_active);
+  drop(*ws.listeners[listener.index].cx_active);
+  bump(*http.cx_destroy);
+  http.cx_length_ms.record(Clock::now() - cx_start);
 }
 
 Clock::time_point Session::last_activity() const noexcept {

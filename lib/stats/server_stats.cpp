@@ -2,6 +2,11 @@
 
 #include <malloc.h>
 
+// mimalloc's, when the process links it (weak: null otherwise).
+extern "C" void mi_process_info(std::size_t* elapsed_msecs, std::size_t* user_msecs, std::size_t* system_msecs,
+                                std::size_t* current_rss, std::size_t* peak_rss, std::size_t* current_commit,
+                                std::size_t* peak_commit, std::size_t* page_faults) __attribute__((weak));
+
 namespace ferry::stats {
 
 namespace {
@@ -50,11 +55,19 @@ void ServerStats::refresh() const {
   server_state.set(std::int64_t(s));
   server_live.set(s == State::live ? 1 : 0);
   server_uptime.set(uptime_s());
+  // Envoy reports its allocator's figure. A process linked with mimalloc (the ferry CLI)
+  // has glibc's malloc idle, so ask mimalloc for its committed bytes instead.
+  if (&mi_process_info != nullptr) {
+    std::size_t ignored = 0, commit = 0;
+    mi_process_info(&ignored, &ignored, &ignored, &ignored, &ignored, &commit, &ignored, &ignored);
+    server_memory_allocated.set(std::int64_t(commit));
+  } else {
 #ifdef __GLIBC__
-  // Bytes handed out by malloc and not freed (Envoy reports its allocator's figure).
-  struct mallinfo2 mi = ::mallinfo2();
-  server_memory_allocated.set(std::int64_t(mi.uordblks + mi.hblkhd));
+    // Bytes handed out by malloc and not freed.
+    struct mallinfo2 mi = ::mallinfo2();
+    server_memory_allocated.set(std::int64_t(mi.uordblks + mi.hblkhd));
 #endif
+  }
   if (on_refresh) on_refresh();
 }
 

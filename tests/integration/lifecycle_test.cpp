@@ -92,6 +92,56 @@ TEST_CASE("a keep-alive connection parked after idling serves its next request",
   CHECK(up.connections() == 1);
 }
 
+TEST_CASE("a parked connection stays counted as active and is counted closed when its client leaves",
+          "[integration][lifecycle]") {
+  FakeUpstream up;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  auto active = [&] {
+    return proxy.server.stats().gauge_value("http.ingress_http.downstream_cx_active").value_or(-1);
+  };
+  auto destroyed = [&] {
+    return proxy.server.stats().counter_value("http.ingress_http.downstream_cx_destroy").value_or(99);
+  };
+  {
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/").status == 200);
+    std::this_thread::sleep_for(2500ms);  // parked: the Session is gone, the socket waits
+    CHECK(active() == 1);
+    CHECK(destroyed() == 0);
+  }
+  for (int i = 0; i < 300 && active() != 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(active() == 0);
+  CHECK(destroyed() == 1);
+}
+
+TEST_CASE("idle_timeout closes a parked connection", "[integration][lifecycle]") {
+  FakeUpstream up;
+  HttpOptions http;
+  http.idle_timeout = 2800ms;  // longer than the two sweeps that park it
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  REQUIRE(c.request("GET", "/").status == 200);
+  auto start = std::chrono::steady_clock::now();
+  CHECK(c.closed_by_peer(6000ms));
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited > 2500ms);
+  CHECK(waited < 4500ms);  // the deadline, plus at most one sweep period
+}
+
+TEST_CASE("stop() closes parked connections at once", "[integration][lifecycle]") {
+  FakeUpstream up;
+  auto proxy = std::make_unique<Proxy>(std::vector{cluster_to("backend", {up.port()})}, route_all("backend"));
+  TestClient c(proxy->port());
+  REQUIRE(c.request("GET", "/").status == 200);
+  std::this_thread::sleep_for(2500ms);
+  auto start = std::chrono::steady_clock::now();
+  proxy->server.stop();
+  CHECK(c.closed_by_peer(2000ms));
+  proxy->server.wait();
+  CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+  proxy.reset();
+}
+
 TEST_CASE("request_headers_timeout ends with the headers, request_timeout covers the body",
           "[integration][lifecycle]") {
   FakeUpstream up([](const SeenRequest& r) { return FakeResponse{200, {}, std::to_string(r.body_size)}; });
