@@ -1,19 +1,32 @@
 // ferry's diagnostic logger: a level and a sink, owned by one Server (no global state).
 //
 // Thread safety: log() may be called from any thread; the sink must be thread-safe.
+// Without a host sink, lines from worker threads go to stderr through a writer thread (a
+// bounded queue, dropped lines counted there), so that a stalled stderr never stalls a worker;
+// other threads write to stderr directly.
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 
 #include <ferry/server.hpp>
 
+namespace ferry::observe {
+class Writer;
+}
+
 namespace ferry::detail {
+
+/// Marks the calling thread as a worker (its default log lines are queued, not written).
+void mark_worker_thread() noexcept;
 
 class Logger {
  public:
   Logger(LogLevel level, LogSink sink);
+  ~Logger();
   bool enabled(LogLevel level) const noexcept {
     auto current = level_.load(std::memory_order_relaxed);
     return level >= current && current != LogLevel::off;
@@ -26,6 +39,8 @@ class Logger {
  private:
   std::atomic<LogLevel> level_;
   LogSink sink_;
+  mutable std::once_flag writer_once_;
+  mutable std::unique_ptr<observe::Writer> stderr_writer_;  ///< started by a worker's first line
 };
 
 }  // namespace ferry::detail

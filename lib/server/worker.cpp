@@ -84,6 +84,7 @@ void Worker::start_thread() {
   stats_.resolve_listeners(state_.stats);
   thread_ = std::thread([this] {
     stats::bind_thread(state_.stats.store(), index_);  // host handles used here write this block
+    detail::mark_worker_thread();  // default log lines go through the stderr writer
     io_.run();
   });
 }
