@@ -9,6 +9,7 @@
 #include <ferry/filter.hpp>
 
 #include "common/time_format.hpp"
+#include "observe/otlp_json.hpp"
 
 namespace ferry::observe {
 
@@ -194,26 +195,6 @@ bool parse_op(std::string_view f, std::size_t& i, Op& op, std::string& error) {
 
 }  // namespace
 
-void append_json_escaped(std::string_view s, std::string& out) {
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char u[8];
-          std::snprintf(u, sizeof u, "\\u%04x", unsigned(c));
-          out += u;
-        } else {
-          out += c;
-        }
-    }
-  }
-}
-
 bool FormatString::compile(std::string_view f, std::string& error) {
   ops_.clear();
   std::string literal;
@@ -264,7 +245,7 @@ void FormatString::append_json(const StreamInfo& s, bool typed, std::string& out
   std::string text;
   append(s, text);
   out += '"';
-  append_json_escaped(text, out);
+  append_json_text(text, out);
   out += '"';
 }
 
@@ -292,7 +273,7 @@ bool Formatter::compile_json(const std::vector<AccessLogJsonField>& fields, cons
   for (const auto& f : fields) {
     JsonNode node;
     node.key = "\"";
-    append_json_escaped(f.key, node.key);
+    append_json_text(f.key, node.key);
     node.key += "\":";
     node.object = f.object;
     std::string where = path + "." + f.key;

@@ -102,7 +102,5 @@ class Formatter {
   bool typed_ = false;
 };
 
-/// Appends `s` JSON-escaped (without quotes).
-void append_json_escaped(std::string_view s, std::string& out);
 
 }  // namespace ferry::observe
