@@ -147,8 +147,11 @@ std::unique_ptr<session::StreamBuffers> Worker::acquire_buffers() {
   return b;
 }
 
-void Worker::release_buffers(std::unique_ptr<session::StreamBuffers> buffers) {
-  if (free_buffers_.size() >= kMaxFreeBuffers) {
+void Worker::release_buffers(std::unique_ptr<session::StreamBuffers> buffers, bool idle) {
+  // A connection that went idle gives its buffers back for good once a few are pooled:
+  // after a burst, the pool would otherwise keep up to kMaxFreeBuffers until the next
+  // sweeps trim it.
+  if (free_buffers_.size() >= (idle ? kKeepFreeBuffers : kMaxFreeBuffers)) {
     freed_since_trim_ += buffers->in.capacity() + buffers->up_in.capacity();
     return;
   }

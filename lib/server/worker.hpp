@@ -87,7 +87,8 @@ class Worker {
   void apply_cluster(const upstream::ClusterSnapshot& snapshot);
 
   std::unique_ptr<session::StreamBuffers> acquire_buffers();
-  void release_buffers(std::unique_ptr<session::StreamBuffers> buffers);
+  /// `idle`: the connection is parking; keep only a few such buffers pooled.
+  void release_buffers(std::unique_ptr<session::StreamBuffers> buffers, bool idle = false);
 
   void add_session(session::Session* s) noexcept;
   void remove_session(session::Session* s) noexcept;

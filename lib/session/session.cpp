@@ -134,7 +134,7 @@ asio::awaitable<void> Session::run() {
       idle_ = false;
       if (ec == asio::error::operation_aborted && park_requested_ && !closing_ && fired_ == Timeout::none) {
         park_requested_ = false;
-        worker_.release_buffers(std::move(bufs_));
+        worker_.release_buffers(std::move(bufs_), /*idle=*/true);
         if (park()) co_return;
         continue;
       }
