@@ -356,7 +356,12 @@ void parse_filter_configs(Context& ctx, const Field& f, FilterConfigMap& out) {
     // A built-in filter's settings are read (and checked) now; others stay JSON for host filters.
     auto type_url = type->get<std::string>();
     if (const auto* kind = find_per_route_filter(type_url)) {
-      if (auto config = kind->parse_per_route(ctx, entry)) out[it.key()] = std::move(config);
+      if (auto config = kind->parse_per_route(ctx, entry)) {
+        // Keyed by the http_filters entry's name, which may be any name; built-in filters look
+        // theirs up under the canonical one, so it is kept under that too.
+        if (it.key() != kind->name) out[std::string(kind->name)] = config;
+        out[it.key()] = std::move(config);
+      }
       continue;
     }
     out[it.key()] = std::make_shared<JsonFilterConfig>(std::move(type_url), it.value().dump());

@@ -65,6 +65,33 @@ std::string hcm_doc(const std::string& filters, const std::string& vhost, const 
 
 }  // namespace
 
+TEST_CASE("rbac from Envoy config under a name of its own: the per-route entry of that name applies",
+          "[integration][rbac]") {
+  const std::string rbac = R"({"name": "authz", "typed_config": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+    "rules": {"action": "ALLOW", "policies": {
+      "reads": {"permissions": [{"header": {"name": ":method", "string_match": {"exact": "GET"}}}],
+                "principals": [{"any": true}]}}}}})";
+  const std::string per_route = R"("typed_per_filter_config": {"authz": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute"}})";
+  const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [
+    {"match": {"prefix": "/open"}, "direct_response": {"status": 200, "body": {"inline_string": "open"}}, )" + per_route + R"(},
+    {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]})";
+  auto loaded = config::load_string(hcm_doc(rbac, vhost));
+  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
+  REQUIRE(loaded.ok());
+  Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
+  config::apply(*loaded.bootstrap, server);
+  server.start();
+  {
+    TestClient c(server.listener_port(0));
+    CHECK(c.request("POST", "/x", {{"Host", "h"}}).status == 403);
+    CHECK(c.request("DELETE", "/open/x", {{"Host", "h"}}).body == "open");  // disabled on this route
+  }
+  server.stop();
+  server.wait();
+}
+
 TEST_CASE("rbac from Envoy config: allow, deny, CIDR and header principals, per-route override",
           "[integration][rbac]") {
   const std::string rbac = R"({"name": "envoy.filters.http.rbac", "typed_config": {
