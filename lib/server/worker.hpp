@@ -115,7 +115,6 @@ class Worker {
   /// over the socket. `idle_deadline`: when the listener's idle_timeout closes it.
   void park(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
             std::chrono::steady_clock::time_point cx_start, std::chrono::steady_clock::time_point idle_deadline);
-  std::size_t parked_count() const noexcept { return parked_count_; }
 
  private:
   friend class RouteLease;

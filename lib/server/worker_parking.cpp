@@ -45,7 +45,7 @@ void Worker::on_parked_ready(ParkedConnection& p, const boost::system::error_cod
   if (ec || p.closing || draining_) {
     boost::system::error_code ignored;
     p.sock.close(ignored);
-    session::Session::count_parked_close(*this, *p.listener, p.cx_start);
+    session::Session::count_closed_connection(*this, *p.listener, p.cx_start);
     delete &p;
     if (draining_) finish_if_drained();
     return;

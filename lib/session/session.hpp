@@ -78,9 +78,10 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// one is handed to the worker as a ParkedConnection and this Session ends; a TLS one
   /// gives its buffers back and waits for readiness.
   void on_sweep();
-  /// A parked connection closed without waking up (drain, idle timeout, client gone).
-  static void count_parked_close(server::Worker& worker, const server::ListenerRuntime& listener,
-                                 Clock::time_point cx_start) noexcept;
+  /// A connection's close in its listener's stats (a Session's end, or a parked connection
+  /// closed without waking up: drain, idle timeout, client gone).
+  static void count_closed_connection(server::Worker& worker, const server::ListenerRuntime& listener,
+                                      Clock::time_point cx_start) noexcept;
 
   // StreamContext
   void send_local_reply(int status, std::string_view body) override;

@@ -28,11 +28,11 @@ void Session::count_connection_open(const server::ParkedConnection* resumed) noe
 }
 
 void Session::count_connection_close() noexcept {
-  if (http_stats_) count_parked_close(worker_, listener_, cx_start_);
+  if (http_stats_) count_closed_connection(worker_, listener_, cx_start_);
 }
 
-void Session::count_parked_close(server::Worker& worker, const server::ListenerRuntime& listener,
-                                 Clock::time_point cx_start) noexcept {
+void Session::count_closed_connection(server::Worker& worker, const server::ListenerRuntime& listener,
+                                      Clock::time_point cx_start) noexcept {
   auto& ws = worker.stats();
   auto& http = ws.http[listener.index];
   drop(*http.cx_active);
