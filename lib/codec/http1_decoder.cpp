@@ -1,35 +1,198 @@
 #include "codec/http1_decoder.hpp"
 #include "common/ascii.hpp"
 
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/field.hpp>
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace ferry::codec {
 
 namespace {
 
 using detail::lower;
+using Err = http::error;
 
+// tchar (RFC 9110 5.6.2).
+constexpr std::array<bool, 256> make_token_table() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr auto kToken = make_token_table();
+inline bool is_token(char c) noexcept { return kToken[static_cast<unsigned char>(c)]; }
 
-inline bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (lower(s[i]) != prefix[i]) return false;
+// field-vchar / SP / HTAB: what a field value or a reason phrase may contain.
+inline bool is_text(char c) noexcept {
+  auto u = static_cast<unsigned char>(c);
+  return u >= 0x20 ? u != 0x7f : u == '\t';
+}
+inline bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
+
+inline int unhex(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  auto l = static_cast<unsigned char>(c | 0x20);
+  return (l >= 'a' && l <= 'f') ? l - 'a' + 10 : -1;
+}
+
+// First byte in [p, end) below `Below` or DEL (end if none): the end of a run of text.
+// Bytes >= 0x80 (obs-text) are text. SSE2 checks 16 bytes per step; the last step re-reads
+// bytes before p when [begin, end) holds at least 16, rather than going byte by byte.
+#ifdef __SSE2__
+template <unsigned Below>
+inline int ctl_mask(const char* p) noexcept {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  // Signed compares: obs-text is negative, so "0 <= v < Below" or v == DEL.
+  const __m128i ctl = _mm_and_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(static_cast<char>(Below))),
+                                    _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
+  return _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+}
+#endif
+
+template <unsigned Below>
+inline const char* find_ctl(const char* p, const char* end, const char* begin) noexcept {
+#ifdef __SSE2__
+  while (end - p >= 16) {
+    int mask = ctl_mask<Below>(p);
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+  if (p < end && end - begin >= 16) {
+    unsigned mask = unsigned(ctl_mask<Below>(end - 16)) >> (16 - (end - p));
+    return mask != 0 ? p + __builtin_ctz(mask) : end;
+  }
+#else
+  (void)begin;
+#endif
+  for (; p < end; ++p) {
+    auto u = static_cast<unsigned char>(*p);
+    if (u < Below || u == 0x7f) break;
+  }
+  return p;
+}
+
+// The end of a field name: the first byte that is not a tchar. Names are mostly letters,
+// digits and '-', which SSE2 checks 16 at a time; other tchars go through the table.
+inline const char* scan_name(const char* p, const char* end) noexcept {
+#ifdef __SSE2__
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i l = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(l, _mm_set1_epi8('z' + 1)));
+    ok = _mm_or_si128(ok, _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1))));
+    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    unsigned bad = ~unsigned(_mm_movemask_epi8(ok)) & 0xffffu;
+    if (bad != 0) {
+      p += __builtin_ctz(bad);
+      break;
+    }
+    p += 16;
+  }
+#endif
+  while (p < end && is_token(*p)) ++p;
+  return p;
+}
+
+// The end of a field value or reason phrase starting at p: the first byte that is not text.
+inline const char* scan_text(const char* p, const char* end, const char* begin) noexcept {
+  for (;;) {
+    p = find_ctl<0x20>(p, end, begin);
+    if (p == end || *p != '\t') return p;
+    ++p;
+  }
+}
+
+inline std::uint32_t load4(const char* p) noexcept {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline std::uint64_t load8(const char* p) noexcept {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// Compares the token at p (its length already checked) with a lower-case name made of
+// letters and '-'. Setting bit 0x20 lower-cases letters and maps no other tchar onto a
+// letter or '-', so this is an exact case-insensitive compare for tokens.
+template <std::size_t N>
+inline bool name_is(const char* p, const char (&lit)[N]) noexcept {
+  constexpr std::size_t n = N - 1;
+  if constexpr (n >= 8) {
+    constexpr std::uint64_t fold = 0x2020202020202020ull;
+    for (std::size_t i = 0; i + 8 <= n; i += 8)
+      if ((load8(p + i) | fold) != load8(lit + i)) return false;
+    if constexpr (n % 8 != 0) return (load8(p + n - 8) | fold) == load8(lit + n - 8);
+    return true;
+  } else if constexpr (n >= 4) {
+    constexpr std::uint32_t fold = 0x20202020u;
+    return (load4(p) | fold) == load4(lit) && (load4(p + n - 4) | fold) == load4(lit + n - 4);
+  } else {
+    for (std::size_t i = 0; i < n; ++i)
+      if ((p[i] | 0x20) != lit[i]) return false;
+    return true;
+  }
+}
+
+inline bool iequals_lit(std::string_view s, std::string_view lit) noexcept {
+  if (s.size() != lit.size()) return false;
+  for (std::size_t i = 0; i < lit.size(); ++i)
+    if (lower(s[i]) != lit[i]) return false;
   return true;
 }
 
-// Calls fn(token) for each comma-separated token, trimmed of optional whitespace.
+// Calls fn(token) for each element of a comma-separated token list (RFC 9110 5.6.1: empty
+// elements and OWS around them are allowed). False when an element is not a single token.
 template <class Fn>
-void for_each_token(std::string_view list, Fn&& fn) {
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    auto token = list.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (!token.empty()) fn(token);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
+bool for_each_list_token(std::string_view list, Fn&& fn) {
+  const char* p = list.data();
+  const char* end = p + list.size();
+  while (p < end) {
+    if (*p == ',' || is_ws(*p)) {
+      ++p;
+      continue;
+    }
+    const char* t = p;
+    while (p < end && is_token(*p)) ++p;
+    if (p == t) return false;
+    fn(std::string_view(t, std::size_t(p - t)));
+    while (p < end && is_ws(*p)) ++p;
+    if (p < end && *p != ',') return false;
   }
+  return true;
+}
+
+// A checked "HTTP/d.d" at p: 10 * major + minor.
+inline int parse_version(const char* p) noexcept { return 10 * (p[5] - '0') + (p[7] - '0'); }
+
+// Checks the fixed-width start of a request line's version or a status line against
+// `pattern` ('#' = a digit) as far as the input goes, so that a complete but short line is
+// refused rather than waited on. True when all of it matched; false with `ec` unset when
+// the input ended first. The version must be 1.0 or 1.1.
+template <std::size_t N>
+bool check_fixed(const char* p, const char* end, const char (&pattern)[N], http::error late,
+                 Err& ec) noexcept {
+  constexpr std::size_t n = N - 1;
+  const std::size_t have = std::min<std::size_t>(n, std::size_t(end - p));
+  for (std::size_t i = 0; i < have; ++i) {
+    bool ok = pattern[i] == '#' ? (p[i] >= '0' && p[i] <= '9') : p[i] == pattern[i];
+    if (i == 7 && ok) {
+      int version = 10 * (p[5] - '0') + (p[7] - '0');
+      ok = version == 10 || version == 11;
+    }
+    if (!ok) {
+      ec = i < 9 ? http::error::bad_version : late;
+      return false;
+    }
+  }
+  return have == n;
 }
 
 inline std::string_view shift(std::string_view v, const char* old_base, const char* new_base,
@@ -42,20 +205,577 @@ inline std::string_view shift(std::string_view v, const char* old_base, const ch
 }  // namespace
 
 template <bool isRequest>
-Decoder<isRequest>::Decoder(Headers& headers, Pieces& pieces,
-                            std::uint32_t max_header_bytes, std::uint32_t max_headers)
-    : headers_(headers), max_headers_(max_headers), pieces_(pieces) {
+Decoder<isRequest>::Decoder(Headers& headers, Pieces& pieces, std::uint32_t max_header_bytes,
+                            std::uint32_t max_headers)
+    : headers_(headers), pieces_(pieces), max_header_bytes_(max_header_bytes), max_headers_(max_headers) {
   headers_.clear();
-  this->header_limit(max_header_bytes);
-  this->body_limit(boost::none);  // bodies stream; size limits belong to filters
-  this->eager(false);             // stop after the head so the session can route first
+}
+
+template <bool isRequest>
+bool Decoder<isRequest>::keep_alive() const noexcept {
+  if (version_ >= 11 ? close_ : !keep_alive_) return false;
+  return !need_eof_;
 }
 
 template <bool isRequest>
 std::size_t Decoder<isRequest>::feed(const char* data, std::size_t size, error_code& ec) {
   pieces_.clear();
-  if (this->is_header_done()) this->eager(true);
-  return this->put(boost::asio::const_buffer(data, size), ec);
+  ec = {};
+  switch (state_) {
+    case State::head: {
+      Err err{};  // a plain enum inside the head parser: cheaper to set and test per field
+      auto used = parse_head(data, size, err);
+      if (err != Err{}) ec = err;
+      return used;
+    }
+    case State::length: {
+      auto take = std::size_t(std::min<std::uint64_t>(remaining_, size));
+      if (take > 0) pieces_.push_back({data, take});
+      remaining_ -= take;
+      if (remaining_ == 0) state_ = State::done;
+      else ec = http::error::need_more;
+      return take;
+    }
+    case State::until_eof:
+      if (size > 0) pieces_.push_back({data, size});
+      ec = http::error::need_more;
+      return size;
+    case State::chunked:
+      return decode_chunked(data, size, ec);
+    case State::done:
+      break;
+  }
+  return 0;
+}
+
+template <bool isRequest>
+void Decoder<isRequest>::feed_eof(error_code& ec) {
+  pieces_.clear();  // the pieces of the last feed() were delivered with it
+  ec = {};
+  if (state_ == State::until_eof) state_ = State::done;
+  else if (state_ != State::done) ec = http::error::partial_message;
+}
+
+template <bool isRequest>
+void Decoder<isRequest>::reset_head() noexcept {
+  headers_.clear();
+  info_ = {};
+  field_count_ = 0;
+  too_many_ = bad_te_ = close_ = keep_alive_ = false;
+}
+
+// The head is parsed once it is all there. A first attempt walks what has arrived (a head
+// usually comes in one read, and a broken start line is refused early); when it runs out
+// of input, later calls only search the new bytes for the blank line before parsing again.
+template <bool isRequest>
+std::size_t Decoder<isRequest>::parse_head(const char* data, std::size_t size, Err& ec) {
+  const std::size_t avail = std::min<std::size_t>(size, max_header_bytes_);
+  auto need_more = [&] {
+    reset_head();
+    partial_ = true;
+    scan_ = std::uint32_t(avail);
+    ec = size >= max_header_bytes_ ? http::error::header_limit : http::error::need_more;
+    return std::size_t(0);
+  };
+  if (size == 0) {
+    ec = http::error::need_more;
+    return 0;
+  }
+  if (partial_) {
+    std::size_t from = scan_ > 3 ? scan_ - 3 : 0;
+    if (avail < from + 4 || !::memmem(data + from, avail - from, "\r\n\r\n", 4)) return need_more();
+  }
+  const char* end = data + avail;
+  const char* p = parse_start_line(data, end, ec);
+  if (ec != Err{}) return 0;
+  if (!p) return need_more();
+  for (;;) {
+    if (end - p < 2) return need_more();
+    if (*p == '\r') {
+      if (p[1] != '\n') {
+        ec = http::error::bad_line_ending;
+        return 0;
+      }
+      p += 2;
+      break;
+    }
+    // field-line = field-name ":" OWS field-value OWS CRLF; no space before the colon.
+    const char* name = p;
+    p = scan_name(p, end);
+    if (p == end) return need_more();
+    if (*p != ':' || p == name) {
+      // A line starting with whitespace is obs-fold (RFC 9112 5.2), refused rather than
+      // unfolded so that a value is always a view (and before the first field, RFC 9112 2.2).
+      ec = p == name && is_ws(*p) ? http::error::bad_obs_fold : http::error::bad_field;
+      return 0;
+    }
+    std::string_view name_v(name, std::size_t(p - name));
+    const char* value = ++p;
+    p = scan_text(p, end, data);
+    if (p == end) return need_more();
+    if (*p != '\r') {
+      ec = http::error::bad_value;  // a CTL, NUL or bare LF in the value
+      return 0;
+    }
+    if (end - p < 2) return need_more();
+    if (p[1] != '\n') {
+      ec = http::error::bad_line_ending;
+      return 0;
+    }
+    // Trim OWS; the value holds no byte below SP but HTAB, so one compare tells whitespace.
+    const char* value_end = p;
+    while (value < value_end && static_cast<unsigned char>(*value) <= ' ') ++value;
+    while (value_end > value && static_cast<unsigned char>(value_end[-1]) <= ' ') --value_end;
+    p += 2;
+    on_field(name_v, std::string_view(value, std::size_t(value_end - value)), ec);
+    if (ec != Err{}) return 0;
+  }
+  partial_ = false;
+  finish_head(ec);
+  if (ec != Err{}) return 0;
+  return std::size_t(p - data);
+}
+
+// The request or status line; returns the first byte after its CRLF, or nullptr when the
+// input ends first.
+template <bool isRequest>
+const char* Decoder<isRequest>::parse_start_line(const char* p, const char* end, Err& ec) {
+  const char* const begin = p;
+  if constexpr (isRequest) {
+    // request-line = method SP request-target SP HTTP-version CRLF
+    const char* method = p;
+    p = scan_name(p, end);
+    if (p == end) return nullptr;
+    if (*p != ' ' || p == method) {
+      ec = http::error::bad_method;
+      return nullptr;
+    }
+    std::string_view method_v(method, std::size_t(p - method));
+    const char* target = ++p;
+    p = find_ctl<0x21>(p, end, begin);  // up to SP (or any CTL)
+    if (p == end) return nullptr;
+    if (*p != ' ' || p == target) {
+      ec = http::error::bad_target;
+      return nullptr;
+    }
+    std::string_view target_v(target, std::size_t(p - target));
+    ++p;
+    int version = 11;
+    if (end - p < 10 || load8(p) != load8("HTTP/1.1") || p[8] != '\r' || p[9] != '\n') {
+      if (!check_fixed(p, end, "HTTP/#.#\r\n", http::error::bad_version, ec)) return nullptr;
+      version = parse_version(p);
+    }
+    // Origin form ("/path") and asterisk form ("OPTIONS *") only: an absolute URL would let
+    // the target and Host disagree about where the request goes.
+    if (target_v[0] != '/' && target_v != "*") {
+      ec = http::error::bad_target;
+      return nullptr;
+    }
+    version_ = version;
+    headers_.set_request_line(method_v, target_v, version);
+    return p + 10;
+  } else {
+    // status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
+    const char* d = p + 9;
+    int version = 11;
+    if (end - p < 13 || load8(p) != load8("HTTP/1.1") || p[8] != ' ' || unsigned(d[0] - '0') > 9 ||
+        unsigned(d[1] - '0') > 9 || unsigned(d[2] - '0') > 9 || d[3] != ' ') {
+      if (!check_fixed(p, end, "HTTP/#.# ### ", http::error::bad_status, ec)) return nullptr;
+      version = parse_version(p);
+    }
+    p = scan_text(d + 4, end, begin);
+    if (p == end) return nullptr;
+    if (*p != '\r') {
+      ec = http::error::bad_reason;
+      return nullptr;
+    }
+    if (p + 1 == end) return nullptr;
+    if (p[1] != '\n') {
+      ec = http::error::bad_line_ending;
+      return nullptr;
+    }
+    version_ = version;
+    headers_.set_status(100 * (d[0] - '0') + 10 * (d[1] - '0') + (d[2] - '0'));
+    headers_.set_version(version);
+    return p + 2;
+  }
+}
+
+// Inlined into parse_head(), its only caller: a call per field costs more than the body.
+template <bool isRequest>
+[[gnu::always_inline]] inline void Decoder<isRequest>::on_field(std::string_view name, std::string_view value,
+                                                                Err& ec) {
+  enum class Kind : std::uint8_t {
+    other, connection, proxy_connection, hop, upgrade, transfer_encoding, content_length, host,
+    expect, envoy
+  };
+  // Known names by length first, then one case-insensitive compare: no table lookup.
+  Kind kind = Kind::other;
+  const char* n = name.data();
+  switch (name.size()) {
+    case 2:
+      if (name_is(n, "te")) kind = Kind::hop;
+      break;
+    case 4:
+      if (name_is(n, "host")) kind = Kind::host;
+      break;
+    case 6:
+      if (name_is(n, "expect")) kind = Kind::expect;
+      break;
+    case 7:
+      if (name_is(n, "upgrade")) kind = Kind::upgrade;
+      else if (name_is(n, "trailer")) kind = Kind::hop;
+      break;
+    case 10:
+      if (name_is(n, "connection")) kind = Kind::connection;
+      else if (name_is(n, "keep-alive")) kind = Kind::hop;
+      break;
+    case 14:
+      if (name_is(n, "content-length")) kind = Kind::content_length;
+      break;
+    case 16:
+      if (name_is(n, "proxy-connection")) kind = Kind::proxy_connection;
+      break;
+    case 17:
+      if (name_is(n, "transfer-encoding")) kind = Kind::transfer_encoding;
+      break;
+    default:
+      break;
+  }
+  if (isRequest && kind == Kind::other && name.size() > 8 && name_is(n, "x-envoy-")) kind = Kind::envoy;
+
+  // Framing and connection fields are validated before the field is counted.
+  switch (kind) {
+    case Kind::connection:
+    case Kind::proxy_connection:
+      note_connection(kind == Kind::connection ? value : std::string_view(), ec);
+      if (ec == Err{} && kind == Kind::proxy_connection) {
+        // Proxy-Connection is not standard but clients send it: it only sets the flags.
+        if (!for_each_list_token(value, [&](std::string_view t) {
+              if (iequals_lit(t, "close")) close_ = true;
+              else if (iequals_lit(t, "keep-alive")) keep_alive_ = true;
+            }))
+          ec = http::error::bad_value;
+      }
+      if (ec != Err{}) return;
+      break;
+    case Kind::content_length:
+      note_content_length(value, ec);
+      if (ec != Err{}) return;
+      break;
+    case Kind::transfer_encoding:
+      note_transfer_encoding(value, ec);
+      if (ec != Err{}) return;
+      break;
+    default:
+      break;
+  }
+  if (++field_count_ > max_headers_) {
+    too_many_ = true;
+    ec = http::error::header_limit;
+    return;
+  }
+  switch (kind) {
+    // Hop-by-hop fields (RFC 9110 7.6.1) describe this connection only: they are recorded
+    // and never forwarded.
+    case Kind::connection:
+    case Kind::proxy_connection:
+    case Kind::hop:
+      return;
+    case Kind::upgrade:
+      info_.upgrade = true;
+      return;
+    case Kind::transfer_encoding:
+      // A request whose final coding is not chunked has no knowable length (RFC 9112 6.3).
+      if (isRequest && !info_.chunked) {
+        bad_te_ = true;
+        ec = http::error::bad_transfer_encoding;
+      }
+      return;
+    case Kind::host:
+      ++info_.host_count;
+      break;
+    case Kind::expect:
+      if (isRequest && iequals_lit(value, "100-continue")) {
+        info_.expect_continue = true;
+        return;  // answered by the proxy itself, like Envoy without proxy_100_continue
+      }
+      break;
+    case Kind::envoy:
+      // x-envoy-* control headers from clients are not trusted (Envoy strips them from
+      // external requests).
+      if (!keep_envoy_) return;
+      break;
+    default:
+      break;
+  }
+  headers_.append_view(name, value);
+}
+
+// Connection (an empty `value` for Proxy-Connection, which is validated by the caller).
+template <bool isRequest>
+void Decoder<isRequest>::note_connection(std::string_view value, Err& ec) {
+  if (value.data() == nullptr) return;
+  info_.connection_value = value;
+  // A value is free of CTLs, so name_is() compares it exactly too.
+  if (value.size() == 10 && name_is(value.data(), "keep-alive")) {
+    info_.connection_keep_alive = keep_alive_ = true;
+    return;
+  }
+  if (value.size() == 5 && name_is(value.data(), "close")) {
+    info_.connection_close = close_ = true;
+    return;
+  }
+  bool ok = for_each_list_token(value, [&](std::string_view token) {
+    if (token.size() == 5 && name_is(token.data(), "close")) {
+      info_.connection_close = close_ = true;
+    } else if (token.size() == 10 && name_is(token.data(), "keep-alive")) {
+      info_.connection_keep_alive = keep_alive_ = true;
+    } else if (!(token.size() == 7 && name_is(token.data(), "upgrade"))) {
+      info_.connection_names_others = true;
+    }
+  });
+  if (!ok) ec = http::error::bad_value;
+}
+
+// Content-Length = 1*DIGIT. A second Content-Length (even an equal one, or a list) and any
+// Content-Length next to Transfer-Encoding are refused: both are smuggling shapes.
+template <bool isRequest>
+void Decoder<isRequest>::note_content_length(std::string_view value, Err& ec) {
+  if (info_.has_transfer_encoding || info_.has_content_length) {
+    ec = info_.has_content_length ? http::error::multiple_content_length : http::error::bad_content_length;
+    return;
+  }
+  if (value.empty()) {
+    ec = http::error::bad_content_length;
+    return;
+  }
+  std::uint64_t v = 0;
+  for (char c : value) {
+    unsigned d = unsigned(c) - '0';
+    if (d > 9 || __builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, d, &v)) {
+      ec = http::error::bad_content_length;
+      return;
+    }
+  }
+  info_.has_content_length = true;
+  info_.content_length = v;
+}
+
+// Transfer-Encoding: the body is chunked when "chunked" is the final coding and appears once
+// (RFC 9112 6.1). Refused next to Content-Length or after a Transfer-Encoding that already
+// ended in chunked.
+template <bool isRequest>
+void Decoder<isRequest>::note_transfer_encoding(std::string_view value, Err& ec) {
+  if (info_.chunked || info_.has_content_length) {
+    ec = http::error::bad_transfer_encoding;
+    return;
+  }
+  int chunked = 0;
+  bool last_chunked = false;
+  bool ok = for_each_list_token(value, [&](std::string_view coding) {
+    last_chunked = iequals_lit(coding, "chunked");
+    chunked += last_chunked;
+  });
+  if (!ok) {
+    // Not a list of codings: no final chunked either, so a request gets 501 like any other
+    // coding it cannot frame (a response is refused: 502).
+    bad_te_ = isRequest;
+    ec = http::error::bad_transfer_encoding;
+    return;
+  }
+  info_.has_transfer_encoding = true;
+  info_.chunked = last_chunked && chunked == 1;
+}
+
+template <bool isRequest>
+void Decoder<isRequest>::finish_head(Err& ec) {
+  if constexpr (isRequest) {
+    // RFC 9112 3.2: a 1.1 request needs exactly one Host; two Hosts would let routing and
+    // the upstream disagree.
+    if (info_.host_count > 1 || (info_.host_count == 0 && version_ >= 11)) {
+      ec = http::error::bad_field;
+      return;
+    }
+  }
+  if (info_.connection_names_others) remove_connection_named(headers_, info_.connection_value);
+  bool no_body = skip_body_;
+  if constexpr (!isRequest) {
+    int status = headers_.status();
+    no_body = no_body || status / 100 == 1 || status == 204 || status == 304;
+  }
+  if (no_body) {
+    state_ = State::done;
+  } else if (info_.has_content_length) {
+    remaining_ = info_.content_length;
+    state_ = remaining_ > 0 ? State::length : State::done;
+  } else if (info_.chunked) {
+    chunk_ = Chunk::size0;
+    state_ = State::chunked;
+  } else if (isRequest) {
+    state_ = State::done;
+  } else {
+    need_eof_ = true;  // RFC 9112 6.3 rule 8: the body ends when the connection closes
+    state_ = State::until_eof;
+  }
+}
+
+// chunked-body = *chunk last-chunk trailer-section CRLF (RFC 9112 7.1), one byte at a time
+// except chunk data. Everything given is consumed until the message ends, so the caller
+// never has to keep a partial chunk line.
+template <bool isRequest>
+std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t size, error_code& ec) {
+  const char* p = data;
+  const char* end = data + size;
+  auto fail = [&](http::error e) {
+    ec = e;
+    return std::size_t(p - data);
+  };
+  for (; p < end; ++p) {
+    const char c = *p;
+    switch (chunk_) {
+      case Chunk::data: {
+        auto take = std::size_t(std::min<std::uint64_t>(remaining_, std::size_t(end - p)));
+        pieces_.push_back({p, take});
+        remaining_ -= take;
+        if (remaining_ == 0) chunk_ = Chunk::data_cr;
+        p += take - 1;
+        break;
+      }
+      case Chunk::size0: {
+        int d = unhex(c);
+        if (d < 0) return fail(http::error::bad_chunk);
+        remaining_ = std::uint64_t(d);
+        chunk_ = Chunk::size;
+        break;
+      }
+      case Chunk::size: {
+        int d = unhex(c);
+        if (d >= 0) {
+          if (remaining_ >> 60) return fail(http::error::bad_chunk);  // would overflow
+          remaining_ = remaining_ * 16 + std::uint64_t(d);
+        } else if (c == ';') {
+          chunk_ = Chunk::ext_name0;
+        } else if (is_ws(c)) {
+          chunk_ = Chunk::ext_ws;
+        } else if (c == '\r') {
+          chunk_ = Chunk::size_lf;
+        } else {
+          return fail(http::error::bad_chunk);
+        }
+        break;
+      }
+      // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ); whitespace
+      // must lead somewhere (no trailing BWS before the CRLF).
+      case Chunk::ext_ws:
+        if (c == ';') chunk_ = Chunk::ext_name0;
+        else if (!is_ws(c)) return fail(http::error::bad_chunk_extension);
+        break;
+      case Chunk::ext_name0:
+        if (is_token(c)) chunk_ = Chunk::ext_name;
+        else if (!is_ws(c)) return fail(http::error::bad_chunk_extension);
+        break;
+      case Chunk::ext_name:
+        if (is_token(c)) break;
+        if (c == ';') chunk_ = Chunk::ext_name0;
+        else if (c == '=') chunk_ = Chunk::ext_value0;
+        else if (is_ws(c)) chunk_ = Chunk::ext_name_ws;
+        else if (c == '\r') chunk_ = Chunk::size_lf;
+        else return fail(http::error::bad_chunk_extension);
+        break;
+      case Chunk::ext_name_ws:
+        if (c == ';') chunk_ = Chunk::ext_name0;
+        else if (c == '=') chunk_ = Chunk::ext_value0;
+        else if (!is_ws(c)) return fail(http::error::bad_chunk_extension);
+        break;
+      case Chunk::ext_value0:
+        if (c == '"') chunk_ = Chunk::ext_quoted;
+        else if (is_token(c)) chunk_ = Chunk::ext_token;
+        else if (!is_ws(c)) return fail(http::error::bad_chunk_extension);
+        break;
+      case Chunk::ext_token:
+        if (is_token(c)) break;
+        [[fallthrough]];
+      case Chunk::ext_end:
+        if (c == ';') chunk_ = Chunk::ext_name0;
+        else if (is_ws(c)) chunk_ = Chunk::ext_ws;
+        else if (c == '\r') chunk_ = Chunk::size_lf;
+        else return fail(http::error::bad_chunk_extension);
+        break;
+      case Chunk::ext_quoted:
+        // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+        if (c == '"') chunk_ = Chunk::ext_end;
+        else if (c == '\\') chunk_ = Chunk::ext_escape;
+        else if (!is_text(c)) return fail(http::error::bad_chunk_extension);
+        break;
+      case Chunk::ext_escape:
+        if (!is_text(c)) return fail(http::error::bad_chunk_extension);
+        chunk_ = Chunk::ext_quoted;
+        break;
+      case Chunk::size_lf:
+        if (c != '\n') return fail(http::error::bad_chunk);
+        chunk_ = remaining_ > 0 ? Chunk::data : Chunk::trailer0;
+        break;
+      case Chunk::data_cr:
+        if (c != '\r') return fail(http::error::bad_chunk);
+        chunk_ = Chunk::data_lf;
+        break;
+      case Chunk::data_lf:
+        if (c != '\n') return fail(http::error::bad_chunk);
+        chunk_ = Chunk::size0;
+        break;
+      // Trailer fields are validated like header fields and counted against the same
+      // limits, then dropped: they are never forwarded on their own.
+      case Chunk::trailer0:
+        if (c == '\r') {
+          chunk_ = Chunk::end_lf;
+          break;
+        }
+        if (!is_token(c)) return fail(is_ws(c) ? http::error::bad_obs_fold : http::error::bad_field);
+        trailer_name_len_ = 0;
+        chunk_ = Chunk::trailer_name;
+        [[fallthrough]];
+      case Chunk::trailer_name:
+        if (++trailer_bytes_ > max_header_bytes_) return fail(http::error::header_limit);
+        if (is_token(c)) {
+          if (trailer_name_len_ < sizeof trailer_name_) trailer_name_[trailer_name_len_++] = lower(c);
+          else trailer_name_len_ = sizeof trailer_name_;
+          break;
+        }
+        if (c != ':') return fail(http::error::bad_field);
+        if (auto e = end_trailer_name(); e != Err{}) return fail(e);
+        chunk_ = Chunk::trailer_value;
+        break;
+      case Chunk::trailer_value:
+        if (++trailer_bytes_ > max_header_bytes_) return fail(http::error::header_limit);
+        if (c == '\r') chunk_ = Chunk::trailer_lf;
+        else if (!is_text(c)) return fail(http::error::bad_value);
+        break;
+      case Chunk::trailer_lf:
+        if (c != '\n') return fail(http::error::bad_line_ending);
+        if (++field_count_ > max_headers_) {
+          too_many_ = true;
+          return fail(http::error::header_limit);
+        }
+        chunk_ = Chunk::trailer0;
+        break;
+      case Chunk::end_lf:
+        if (c != '\n') return fail(http::error::bad_line_ending);
+        state_ = State::done;
+        return std::size_t(p + 1 - data);
+    }
+  }
+  ec = http::error::need_more;
+  return size;
+}
+
+// Framing fields are not allowed in a trailer section (RFC 9110 6.5.1).
+template <bool isRequest>
+http::error Decoder<isRequest>::end_trailer_name() {
+  std::string_view name(trailer_name_, trailer_name_len_);
+  if (name == "content-length") return http::error::bad_content_length;
+  if (name == "transfer-encoding") return http::error::bad_transfer_encoding;
+  return {};
 }
 
 template <bool isRequest>
@@ -78,135 +798,8 @@ DecodeError Decoder<isRequest>::error_for(const error_code& ec) const {
   return {400, "http1.codec_error"};
 }
 
-template <bool isRequest>
-void Decoder<isRequest>::on_request_impl(http::verb, bsv method_b,
-                                         bsv target_b, int version, error_code& ec) {
-  std::string_view method = sv(method_b), target = sv(target_b);
-  // Origin form ("/path") and asterisk form ("OPTIONS *") only: an absolute URL would let
-  // the target and Host disagree about where the request goes.
-  if (target.empty() || (target[0] != '/' && target != "*")) {
-    bad_target_ = true;
-    ec = http::error::bad_target;
-    return;
-  }
-  if constexpr (isRequest) headers_.set_request_line(method, target, version);
-}
-
-template <bool isRequest>
-void Decoder<isRequest>::on_response_impl(int code, bsv, int version, error_code&) {
-  if constexpr (!isRequest) {
-    headers_.set_status(code);
-    headers_.set_version(version);
-  }
-}
-
-template <bool isRequest>
-void Decoder<isRequest>::on_field_impl(http::field f, bsv name_b, bsv value_b,
-                                       error_code& ec) {
-  std::string_view name = sv(name_b), value = sv(value_b);
-  if (++field_count_ > max_headers_) {
-    too_many_ = true;
-    ec = http::error::header_limit;
-    return;
-  }
-  switch (f) {
-    // Hop-by-hop fields (RFC 9110 7.6.1) describe this connection only: they are recorded
-    // here and never forwarded.
-    case http::field::connection:
-      note_connection(value);
-      return;
-    case http::field::proxy_connection:
-    case http::field::keep_alive:
-    case http::field::te:
-    case http::field::trailer:
-      return;
-    case http::field::upgrade:
-      info_.upgrade = true;
-      return;
-    case http::field::transfer_encoding:
-      info_.has_transfer_encoding = true;
-      info_.chunked = this->chunked();
-      // A request whose final coding is not chunked has no knowable length (RFC 9112 6.3).
-      if (isRequest && !info_.chunked) {
-        bad_te_ = true;
-        ec = http::error::bad_transfer_encoding;
-      }
-      return;
-    case http::field::content_length:
-      info_.has_content_length = true;
-      break;
-    case http::field::host:
-      ++info_.host_count;
-      break;
-    case http::field::expect:
-      if (isRequest && value.size() == 12 && starts_with_icase(value, "100-continue")) {
-        info_.expect_continue = true;
-        return;  // answered by the proxy itself, like Envoy without proxy_100_continue
-      }
-      break;
-    default:
-      // x-envoy-* control headers from clients are not trusted (Envoy strips them from
-      // external requests).
-      if (isRequest && !keep_envoy_ && name.size() > 8 && starts_with_icase(name, "x-envoy-")) return;
-      break;
-  }
-  headers_.append_view(name, value);
-}
-
-template <bool isRequest>
-void Decoder<isRequest>::note_connection(std::string_view value) {
-  info_.connection_value = value;
-  for_each_token(value, [&](std::string_view token) {
-    if (token.size() == 5 && starts_with_icase(token, "close"))
-      info_.connection_close = true;
-    else if (token.size() == 10 && starts_with_icase(token, "keep-alive"))
-      info_.connection_keep_alive = true;
-    else if (!(token.size() == 7 && starts_with_icase(token, "upgrade")))
-      info_.connection_names_others = true;
-  });
-}
-
-template <bool isRequest>
-void Decoder<isRequest>::on_header_impl(error_code& ec) {
-  if constexpr (isRequest) {
-    // RFC 9112 3.2: a 1.1 request needs exactly one Host; two Hosts would let routing and
-    // the upstream disagree.
-    if (info_.host_count > 1 || (info_.host_count == 0 && headers_.version() >= 11)) {
-      ec = http::error::bad_field;
-      return;
-    }
-  }
-  if (info_.connection_names_others) remove_connection_named(headers_, info_.connection_value);
-  info_.chunked = this->chunked();
-  if (auto len = this->content_length()) info_.content_length = *len;
-}
-
-template <bool isRequest>
-void Decoder<isRequest>::on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) {}
-
-template <bool isRequest>
-std::size_t Decoder<isRequest>::on_body_impl(bsv body_b, error_code&) {
-  std::string_view body = sv(body_b);
-  pieces_.push_back(body);
-  return body.size();
-}
-
-template <bool isRequest>
-void Decoder<isRequest>::on_chunk_header_impl(std::uint64_t, bsv, error_code&) {}
-
-template <bool isRequest>
-std::size_t Decoder<isRequest>::on_chunk_body_impl(std::uint64_t, bsv body_b,
-                                                   error_code&) {
-  std::string_view body = sv(body_b);
-  pieces_.push_back(body);
-  return body.size();
-}
-
-template <bool isRequest>
-void Decoder<isRequest>::on_finish_impl(error_code&) {}
-
 void remove_connection_named(HeaderMap& headers, std::string_view connection_value) {
-  for_each_token(connection_value, [&](std::string_view token) { headers.remove(token); });
+  for_each_list_token(connection_value, [&](std::string_view token) { headers.remove(token); });
 }
 
 template class Decoder<true>;

@@ -1,19 +1,25 @@
-// HTTP/1.1 decoding on top of Beast's basic_parser: Beast validates the grammar and the
-// framing (Content-Length vs Transfer-Encoding, chunk sizes, token characters); this
-// class turns its callbacks into ferry's codec-neutral header maps and body pieces
-// without copying or allocating per field.
+// A strict, hand-written HTTP/1.1 decoder (RFC 9112). It validates the grammar and the
+// framing rules that matter for request smuggling (Content-Length vs Transfer-Encoding,
+// chunk sizes and extensions, token characters, CRLF line endings, no obs-fold) and turns a
+// message into ferry's codec-neutral header maps and body pieces without copying or
+// allocating per field.
+//
+// The head is parsed in one pass once it is complete (a partial head is not rescanned: later
+// reads only search their new bytes for the terminating blank line). The body is decoded
+// by a state machine that can stop at any byte and resume with the next input.
 //
 // The header views point into the caller's input buffer until rebase() moves them onto a
-// stable copy of the head. Body pieces point into the input passed to the last put().
+// stable copy of the head. Body pieces point into the input passed to the last feed().
+// Errors are Beast's http::error values, so callers compare as with Beast's parser.
 //
 // Thread safety: one owner (the connection's worker).
 #pragma once
 
-#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <cstdint>
-#include <optional>
-#include <string_view>
 #include <memory_resource>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <ferry/headers.hpp>
@@ -21,11 +27,9 @@
 namespace ferry::codec {
 
 namespace http = boost::beast::http;
-using boost::beast::error_code;
-using bsv = boost::beast::string_view;
+using boost::system::error_code;
 /// Decoded body pieces of one feed().
 using Pieces = std::pmr::vector<std::string_view>;
-inline std::string_view sv(bsv s) noexcept { return {s.data(), s.size()}; }
 
 /// Why a message was rejected: the status a downstream client gets, and a detail string
 /// for %RESPONSE_CODE_DETAILS%.
@@ -50,20 +54,23 @@ struct HeadInfo {
 };
 
 template <bool isRequest>
-class Decoder final : public http::basic_parser<isRequest> {
+class Decoder {
  public:
   using Headers = std::conditional_t<isRequest, RequestHeaders, ResponseHeaders>;
 
   /// `headers` is cleared and filled; `pieces` (owned by the connection so its capacity is
   /// reused) receives the body pieces of each feed(). Limits are Envoy's
-  /// max_request_headers_kb and max_headers_count.
+  /// max_request_headers_kb and max_headers_count (trailer fields count too).
   Decoder(Headers& headers, Pieces& pieces, std::uint32_t max_header_bytes,
           std::uint32_t max_headers);
 
   /// Feeds input; returns the bytes consumed. `ec` is need_more when more input is needed.
+  /// Until the head is complete nothing is consumed (feed the same bytes again with more
+  /// appended); the call that completes the head consumes exactly the head. After that
+  /// each call decodes as much body as given (the pieces point into `data`).
   std::size_t feed(const char* data, std::size_t size, error_code& ec);
-  /// Tells the parser the peer closed (ends a read-until-close body).
-  void feed_eof(error_code& ec) { this->put_eof(ec); }
+  /// Tells the decoder the peer closed (ends a read-until-close body).
+  void feed_eof(error_code& ec);
 
   /// Moves every header view from [old_base, old_base+len) onto `new_base`.
   void rebase(const char* old_base, const char* new_base, std::size_t len);
@@ -76,33 +83,57 @@ class Decoder final : public http::basic_parser<isRequest> {
   bool too_many_headers() const noexcept { return too_many_; }
   /// Keeps x-envoy-* request headers (an internal client); they are dropped by default.
   void keep_envoy_headers(bool keep) noexcept { keep_envoy_ = keep; }
+  /// The message has no body whatever its head says (a response to HEAD). Before feed().
+  void skip(bool v) noexcept { skip_body_ = v; }
+
+  bool is_header_done() const noexcept { return state_ != State::head; }
+  bool is_done() const noexcept { return state_ == State::done; }
+  /// The connection may carry another message after this one (valid once the head is done).
+  bool keep_alive() const noexcept;
 
  private:
-  void on_request_impl(http::verb, bsv method, bsv target, int version,
-                       error_code& ec) override;
-  void on_response_impl(int code, bsv reason, int version, error_code& ec) override;
-  void on_field_impl(http::field f, bsv name, bsv value,
-                     error_code& ec) override;
-  void on_header_impl(error_code& ec) override;
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override;
-  std::size_t on_body_impl(bsv body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t size, bsv extensions,
-                            error_code& ec) override;
-  std::size_t on_chunk_body_impl(std::uint64_t remain, bsv body,
-                                 error_code& ec) override;
-  void on_finish_impl(error_code& ec) override;
+  enum class State : std::uint8_t { head, length, until_eof, chunked, done };
+  // Chunked-body sub-states; see decode_chunked().
+  enum class Chunk : std::uint8_t {
+    size0, size, ext_ws, ext_name0, ext_name, ext_name_ws, ext_value0, ext_token, ext_end, ext_quoted,
+    ext_escape, size_lf, data, data_cr, data_lf, trailer0, trailer_name, trailer_value,
+    trailer_lf, end_lf
+  };
 
-  void note_connection(std::string_view value);
+  using Err = http::error;  // {} = no error
+  std::size_t parse_head(const char* data, std::size_t size, Err& ec);
+  const char* parse_start_line(const char* p, const char* end, Err& ec);
+  void on_field(std::string_view name, std::string_view value, Err& ec);
+  void finish_head(Err& ec);
+  void reset_head() noexcept;
+  void note_connection(std::string_view value, Err& ec);
+  void note_transfer_encoding(std::string_view value, Err& ec);
+  void note_content_length(std::string_view value, Err& ec);
+  std::size_t decode_chunked(const char* data, std::size_t size, error_code& ec);
+  Err end_trailer_name();
 
   Headers& headers_;
+  Pieces& pieces_;
+  std::uint32_t max_header_bytes_;
   std::uint32_t max_headers_;
   std::uint32_t field_count_ = 0;
+  std::uint32_t scan_ = 0;  // head bytes already searched for the blank line (partial head)
+  State state_ = State::head;
+  Chunk chunk_ = Chunk::size0;
+  int version_ = 11;
+  bool partial_ = false;  // a previous feed() saw an incomplete head
+  bool skip_body_ = false;
   bool too_many_ = false;
   bool keep_envoy_ = false;
   bool bad_te_ = false;
-  bool bad_target_ = false;
+  bool close_ = false;       // Connection or Proxy-Connection: close
+  bool keep_alive_ = false;  // Connection or Proxy-Connection: keep-alive
+  bool need_eof_ = false;    // the body ends when the peer closes
+  std::uint64_t remaining_ = 0;  // Content-Length left, or the current chunk's size left
+  std::uint32_t trailer_bytes_ = 0;
+  std::uint8_t trailer_name_len_ = 0;
+  char trailer_name_[18] = {};  // lower-cased start of the trailer field being read
   HeadInfo info_;
-  Pieces& pieces_;
 };
 
 using RequestDecoder = Decoder<true>;

@@ -261,9 +261,9 @@ asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
     set_hard_deadline(Timeout::request_headers, http_.request_headers_timeout);
   if (http_.request_timeout.count() > 0) set_hard_deadline(Timeout::request, http_.request_timeout);
   set_activity_deadline(Timeout::stream_idle, http_.stream_idle_timeout);
-  // Beast parses the head incrementally: `parsed` bytes at the front of `in` are already
-  // decoded and the header views point into them, so they stay put (or are rebased when
-  // the buffer moves) until the whole head is in.
+  // The decoder consumes the head once it is complete: `parsed` bytes at the front of `in`
+  // are decoded and the header views point into them, so they stay put (or are rebased
+  // when the buffer moves) until they are copied below.
   std::size_t parsed = 0;
   for (;;) {
     error_code ec = boost::beast::http::error::need_more;

@@ -113,25 +113,25 @@ struct FakeUpstream::Impl {
     }
     if (r.close) out += "connection: close\r\n";
     out += "\r\n";
-    asio::write(s, asio::buffer(out), ec);
-    if (head || bodyless || ec) return;
-    if (r.generated_body) {
-      std::string block(64 * 1024, 'x');
-      for (std::uint64_t left = len; left > 0 && !ec;) {
-        auto n = std::min<std::uint64_t>(left, block.size());
-        asio::write(s, asio::buffer(block.data(), n), ec);
-        left -= n;
+    // Head and body go out in one write where they can: an upstream that dies (a test
+    // destroying it) then dies between responses, not inside one.
+    if (!head && !bodyless && !r.generated_body) {
+      if (r.chunked) {
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "%zx\r\n", r.body.size());
+        if (!r.body.empty()) out += std::string(hex) + r.body + "\r\n";
+        out += "0\r\n\r\n";
+      } else {
+        out += r.body;
       }
-      return;
     }
-    if (r.chunked) {
-      char hex[32];
-      std::snprintf(hex, sizeof hex, "%zx\r\n", r.body.size());
-      std::string chunked = r.body.empty() ? "" : std::string(hex) + r.body + "\r\n";
-      chunked += "0\r\n\r\n";
-      asio::write(s, asio::buffer(chunked), ec);
-    } else {
-      asio::write(s, asio::buffer(r.body), ec);
+    asio::write(s, asio::buffer(out), ec);
+    if (head || bodyless || ec || !r.generated_body) return;
+    std::string block(64 * 1024, 'x');
+    for (std::uint64_t left = len; left > 0 && !ec;) {
+      auto n = std::min<std::uint64_t>(left, block.size());
+      asio::write(s, asio::buffer(block.data(), n), ec);
+      left -= n;
     }
   }
 

@@ -15,7 +15,7 @@ struct Parsed {
 
 // Feeds `bytes` in slices of `step`, as socket reads would deliver them.
 void feed_in_steps(RequestDecoder& dec, const std::string& bytes, std::size_t step, Parsed& p) {
-  // Beast decodes heads incrementally: consumed bytes must not be fed again.
+  // Consumed bytes must not be fed again (a head is consumed only once it is complete).
   std::size_t have = 0;
   p.used = 0;
   while (have < bytes.size()) {
