@@ -560,6 +560,20 @@ void Formatter::append_object(const std::vector<JsonNode>& nodes, const StreamIn
   out += '}';
 }
 
+bool Formatter::uses(const std::vector<JsonNode>& nodes, Op::Kind k) {
+  for (const auto& n : nodes) {
+    if (n.object ? uses(n.fields, k) : std::any_of(n.value.ops().begin(), n.value.ops().end(),
+                                                   [k](const Op& op) { return op.kind == k; }))
+      return true;
+  }
+  return false;
+}
+
+bool Formatter::uses(Op::Kind k) const {
+  if (is_json_) return uses(json_, k);
+  return std::any_of(text_.ops().begin(), text_.ops().end(), [k](const Op& op) { return op.kind == k; });
+}
+
 void Formatter::format(const StreamInfo& s, std::string& out) const {
   if (!is_json_) {
     text_.append(s, out);

@@ -105,6 +105,8 @@ class Formatter {
   /// appended as {where, what} with `path` the options' path.
   bool compile(const AccessLogOptions& options, const std::string& path, std::vector<std::pair<std::string, std::string>>& problems);
   void format(const StreamInfo& s, std::string& out) const;
+  /// Whether some operator of the format is of kind `k`.
+  bool uses(Op::Kind k) const;
 
  private:
   struct JsonNode {
@@ -116,6 +118,7 @@ class Formatter {
   bool compile_json(const std::vector<AccessLogJsonField>& fields, const std::string& path,
                     std::vector<JsonNode>& out, std::vector<std::pair<std::string, std::string>>& problems);
   void append_object(const std::vector<JsonNode>& nodes, const StreamInfo& s, std::string& out) const;
+  static bool uses(const std::vector<JsonNode>& nodes, Op::Kind k);
 
   FormatString text_;
   std::vector<JsonNode> json_;
