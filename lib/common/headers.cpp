@@ -13,10 +13,7 @@ using detail::lower;
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
+  return a.size() == b.size() && detail::iequals_n(a.data(), b.data(), a.size());
 }
 
 std::string_view HeaderMap::get(std::string_view name) const noexcept {

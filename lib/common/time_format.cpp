@@ -52,26 +52,34 @@ void put2(char* p, unsigned v) {
 // The default format (every access log line's %START_TIME%) without gmtime_r, which takes
 // glibc's time zone lock, and strftime: "2026-11-26T02:41:50.123Z", 24 bytes.
 std::size_t format_default(std::int64_t secs, std::int64_t nanos, char* out, std::size_t cap) {
-  std::int64_t days = secs / 86400, rem = secs % 86400;
-  if (rem < 0) rem += 86400, --days;
-  std::int64_t y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
-  if (cap < 24 || y < 0 || y > 9999) return 0;
-  auto yy = unsigned(y);
-  put2(out, yy / 100);
-  put2(out + 2, yy % 100);
-  out[4] = '-';
-  put2(out + 5, m);
-  out[7] = '-';
-  put2(out + 8, d);
-  out[10] = 'T';
-  put2(out + 11, unsigned(rem / 3600));
-  out[13] = ':';
-  put2(out + 14, unsigned(rem / 60 % 60));
-  out[16] = ':';
-  put2(out + 17, unsigned(rem % 60));
-  out[19] = '.';
+  if (cap < 24) return 0;
+  // Lines of one second share "2026-11-26T02:41:50.": formatted once per second and thread.
+  thread_local std::int64_t cached_secs = -1;
+  thread_local char cached[20];
+  if (secs != cached_secs) {
+    std::int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) rem += 86400, --days;
+    std::int64_t y;
+    unsigned m, d;
+    civil_from_days(days, y, m, d);
+    if (y < 0 || y > 9999) return 0;
+    auto yy = unsigned(y);
+    put2(cached, yy / 100);
+    put2(cached + 2, yy % 100);
+    cached[4] = '-';
+    put2(cached + 5, m);
+    cached[7] = '-';
+    put2(cached + 8, d);
+    cached[10] = 'T';
+    put2(cached + 11, unsigned(rem / 3600));
+    cached[13] = ':';
+    put2(cached + 14, unsigned(rem / 60 % 60));
+    cached[16] = ':';
+    put2(cached + 17, unsigned(rem % 60));
+    cached[19] = '.';
+    cached_secs = secs;
+  }
+  std::memcpy(out, cached, 20);
   auto ms = unsigned(nanos / 1000000);
   out[20] = char('0' + ms / 100);
   put2(out + 21, ms % 100);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace ferry::observe {
 
@@ -39,15 +40,14 @@ Writer::Writer(int fd, bool owns_fd, std::size_t capacity, stats::Counter droppe
       owns_fd_(owns_fd),
       capacity_(capacity),
       batch_lines_(capacity / 2 ? capacity / 2 : 1),
-      dropped_stat_(dropped),
-      thread_([this] { run(); }) {
-  std::lock_guard lock(mutex_);
+      dropped_stat_(dropped) {
   pending_.reserve(64 * 1024);
+  thread_ = std::thread([this] { run(); });
 }
 
 Writer::~Writer() {
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sleep_mutex_);
     stop_ = true;
   }
   wake_.notify_one();
@@ -55,49 +55,91 @@ Writer::~Writer() {
   if (owns_fd_) ::close(fd_);
 }
 
-bool Writer::push(std::string_view line) {
-  bool wake;
+template <class Fill>
+bool Writer::enqueue(Fill&& fill) {
+  bool first, full;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(queue_lock_);
     if (lines_ >= capacity_) {
       ++dropped_;
       dropped_stat_.inc();
       return false;
     }
-    pending_.append(line);
-    ++lines_;
-    // Signal only the first line of a batch and a batch that fills: never per line.
-    wake = lines_ == 1 || lines_ == batch_lines_;
+    fill(pending_);
+    first = ++lines_ == 1;
+    full = (lines_ >= batch_lines_ || pending_.size() >= kBatchBytes) && !std::exchange(full_signalled_, true);
   }
-  if (wake) wake_.notify_one();
+  // Signal a batch that fills, and a first line only when the writer sleeps untimed.
+  if (full || (first && sleeping_.load())) {
+    {
+      std::lock_guard lock(sleep_mutex_);
+      signalled_ = true;
+      full_ = full_ || full;
+    }
+    wake_.notify_one();
+  }
   return true;
 }
 
+bool Writer::push(std::string_view line) {
+  return enqueue([&](std::string& out) { out.append(line); });
+}
+
+bool Writer::push(const Formatter& format, const StreamInfo& s) {
+  return enqueue([&](std::string& out) { format.format(s, out); });
+}
+
 std::uint64_t Writer::dropped() const noexcept {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(queue_lock_);
   return dropped_;
 }
 
 std::size_t Writer::queued() const noexcept {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(queue_lock_);
   return lines_;
 }
 
 void Writer::run() {
   std::string batch;
   batch.reserve(64 * 1024);
-  std::unique_lock lock(mutex_);
+  bool idle = true;
   for (;;) {
-    wake_.wait(lock, [&] { return stop_ || lines_ > 0; });
-    if (lines_ == 0 && stop_) return;
-    // Let the batch gather: one wake-up and one write() per interval under load.
-    wake_.wait_for(lock, kFlushInterval, [&] { return stop_ || lines_ >= batch_lines_; });
-    batch.swap(pending_);  // both buffers keep their capacity: no allocation in steady state
-    lines_ = 0;
-    lock.unlock();
+    bool stopping;
+    {
+      std::unique_lock lock(sleep_mutex_);
+      if (idle) wake_.wait(lock, [&] { return stop_ || signalled_; });
+      // Let the batch gather: one wake-up and one write() per interval under load.
+      wake_.wait_for(lock, kFlushInterval, [&] { return stop_ || full_; });
+      signalled_ = full_ = false;
+      stopping = stop_;
+    }
+    {
+      std::lock_guard lock(queue_lock_);
+      batch.swap(pending_);  // both buffers keep their capacity: no allocation in steady state
+      lines_ = 0;
+      full_signalled_ = false;
+    }
+    idle = batch.empty();
     write_fully(fd_, batch);
     batch.clear();
-    lock.lock();
+    if (stopping) {
+      // Lines queued after the swap (a worker still finishing) go out too.
+      std::lock_guard lock(queue_lock_);
+      write_fully(fd_, pending_);
+      pending_.clear();
+      lines_ = 0;
+      return;
+    }
+    if (idle) {
+      // About to sleep untimed: say so first, then look once more, so that a line queued
+      // meanwhile is seen here or signals (its queue_lock_ section orders the two).
+      sleeping_.store(true);
+      std::lock_guard lock(queue_lock_);
+      idle = lines_ == 0;
+      if (!idle) sleeping_.store(false);
+    } else {
+      sleeping_.store(false);
+    }
   }
 }
 
@@ -184,6 +226,8 @@ std::shared_ptr<AccessLogSet> AccessLogSet::create(const std::vector<AccessLogOp
       problems.push_back({where + ".callback", "a callback sink needs a callback"});
     if (o.sink == AccessLogOptions::Sink::file && o.path.empty())
       problems.push_back({where + ".path", "a file access log needs a path"});
+    set->needs_local_address_ = set->needs_local_address_ || o.sink == AccessLogOptions::Sink::callback ||
+                                log->formatter.uses(Op::Kind::downstream_local_address);
     set->logs_.push_back(std::move(log));
   }
   if (problems.size() != before) return nullptr;
@@ -214,12 +258,9 @@ void AccessLogSet::log(const StreamInfo& s) const {
   for (const auto& l : logs_) {
     if (!l->options.filter.empty() && !passes(l->options.filter.front(), s)) continue;
     if (l->writer) {
-      // Formatted into a per-thread buffer, then copied into the writer's batch under its
-      // lock: no allocation per line once the buffer has grown.
-      thread_local std::string line;
-      line.clear();
-      l->formatter.format(s, line);
-      l->writer->push(line);
+      // Formatted straight into the writer's batch: no copy, no allocation per line once
+      // the batch buffers have grown.
+      l->writer->push(l->formatter, s);
     } else if (l->options.callback) {
       // The data path throws nothing: a throwing callback loses its record, not the worker.
       try {

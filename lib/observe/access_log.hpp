@@ -1,7 +1,7 @@
 // A listener's access logs: filters, formatters and sinks (file, stdout, host callback).
 //
 // Thread safety: an AccessLogSet is built on the control thread and immutable afterwards,
-// except for its writers' queues (mutex-protected). log() is called from every worker at
+// except for its writers' queues (behind a short spin lock). log() is called from every worker at
 // once; it formats on the calling thread and hands the line to the log's writer thread.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -22,35 +23,67 @@
 
 namespace ferry::observe {
 
+/// A lock for a critical section of a few hundred instructions. Its release is a plain store,
+/// where a mutex's is an atomic exchange that also waits for the buffered stores before it
+/// (the line just copied in): measured, that wait was most of a log line's locking cost.
+/// Waiters yield rather than spin, as the holder may share their core.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    while (locked_.exchange(true, std::memory_order_acquire))
+      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
 /// Writes lines to a descriptor on its own thread. A full queue drops the line (counted).
-/// Lines gather in one byte buffer; the writer wakes when the first line of a batch arrives,
-/// then lets the batch gather for kFlushInterval (or until half the queue is full) and writes
-/// it with one write(). A worker never waits for I/O and never signals per line.
+/// Lines gather in one byte buffer. An idle writer wakes when the first line arrives; a busy
+/// one comes back every kFlushInterval, or sooner when half the queue is full or kBatchBytes
+/// are waiting (a small batch stays in the CPU's caches while it fills), and writes the batch
+/// with one write(). A worker never waits for I/O and signals at most once per batch.
 class Writer {
  public:
   static constexpr std::chrono::milliseconds kFlushInterval{20};
+  static constexpr std::size_t kBatchBytes = 32 * 1024;
   Writer(int fd, bool owns_fd, std::size_t capacity, stats::Counter dropped);
   ~Writer();  ///< writes what is queued, then stops
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   /// Queues one line (copied); false (and counted) when the queue is full.
   bool push(std::string_view line);
+  /// Queues the line `format` writes for `s`, formatted straight into the queue.
+  bool push(const Formatter& format, const StreamInfo& s);
   std::uint64_t dropped() const noexcept;
   /// Lines waiting for the writer thread (tests).
   std::size_t queued() const noexcept;
 
  private:
+  template <class Fill>
+  bool enqueue(Fill&& fill);
+  void signal();
   void run();
   int fd_;
   bool owns_fd_;
   std::size_t capacity_;
   std::size_t batch_lines_;  ///< wake the writer early at this many lines
   stats::Counter dropped_stat_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
+  // The queue, under queue_lock_ (taken per line by workers, per batch by the writer).
+  mutable SpinLock queue_lock_;
   std::string pending_;  ///< lines waiting, back to back
   std::size_t lines_ = 0;  ///< lines in pending_
+  bool full_signalled_ = false;  ///< the writer was woken for this batch's size already
   std::uint64_t dropped_ = 0;
+  // The writer thread's sleep, under sleep_mutex_ (taken once or twice per batch).
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+  bool signalled_ = false;  ///< a batch began or filled since the writer last looked
+  /// The writer found the queue empty and sleeps until signalled: only then does the first
+  /// line of a batch wake it (under load its timed wait comes back by itself).
+  std::atomic<bool> sleeping_{true};
+  bool full_ = false;       ///< the batch filled: write it without waiting out the interval
   bool stop_ = false;
   std::thread thread_;
 };
@@ -72,6 +105,9 @@ class AccessLogSet {
   void log(const StreamInfo& s) const;
   /// Lines dropped so far by log `i` (0 for callback sinks).
   std::uint64_t dropped(std::size_t i) const noexcept;
+  /// Whether some log shows %DOWNSTREAM_LOCAL_ADDRESS% (or is a callback sink, whose record
+  /// carries it): the session looks the address up only then.
+  bool needs_local_address() const noexcept { return needs_local_address_; }
 
  private:
   struct Log {
@@ -80,6 +116,7 @@ class AccessLogSet {
     std::unique_ptr<Writer> writer;  ///< file and stdout sinks
   };
   std::vector<std::unique_ptr<Log>> logs_;
+  bool needs_local_address_ = false;
 };
 
 /// Checks a filter tree; problems as {path, message}.

@@ -1,13 +1,16 @@
 // Compiling and running Envoy access log formats (see access_log_format.hpp).
 #include "observe/access_log_format.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <utility>
 
 #include <ferry/filter.hpp>
 
+#include "common/ascii.hpp"
 #include "common/time_format.hpp"
 #include "observe/otlp_json.hpp"
 
@@ -64,19 +67,57 @@ bool is_number(Kind k) {
   }
 }
 
-std::string_view header(const HeaderMap* map, const RequestHeaders* req, std::string_view name) {
-  if (!map) return {};
-  if (req && !name.empty() && name[0] == ':') {
-    if (name == ":method") return req->method();
-    if (name == ":path") return req->path();
-    if (name == ":authority") return req->authority();
-    return {};
+Op::Pseudo pseudo_of(std::string_view name) {
+  if (name.empty() || name[0] != ':') return Op::Pseudo::none;
+  if (name == ":method") return Op::Pseudo::method;
+  if (name == ":path") return Op::Pseudo::path;
+  if (name == ":authority") return Op::Pseudo::authority;
+  return Op::Pseudo::other;  // no value in HTTP/1 (":scheme" and the like)
+}
+
+std::string_view pseudo_header(const RequestHeaders* req, Op::Pseudo p) {
+  switch (p) {
+    case Op::Pseudo::method: return req->method();
+    case Op::Pseudo::path: return req->path();
+    case Op::Pseudo::authority: return req->authority();
+    default: return {};
   }
-  // HeaderMap::get, with the length test inline: most entries differ in length, and this
-  // runs for every %REQ%/%RESP% of every line.
+}
+
+std::string_view header(const HeaderMap* map, std::string_view name) {
+  if (!map) return {};
   for (const auto& e : *map)
     if (e.name.size() == name.size() && iequals(e.name, name)) return e.value;
   return {};
+}
+
+/// The values of a format's %REQ%/%RESP% headers, found in one pass over each map instead
+/// of one pass per operator.
+struct HeaderValues {
+  std::array<std::string_view, FormatString::kMaxSlots> req, resp;
+};
+
+void find_all(const HeaderMap* map, const std::vector<std::string>& names,
+              std::array<std::string_view, FormatString::kMaxSlots>& out) {
+  if (names.empty()) return;
+  std::fill_n(out.begin(), names.size(), std::string_view{});
+  if (!map) return;
+  std::uint32_t missing = (1u << names.size()) - 1;
+  // Bit L set: some wanted name is L bytes long (63: any longer). Most fields fail this test.
+  std::uint64_t lengths = 0;
+  for (const auto& n : names) lengths |= std::uint64_t(1) << std::min<std::size_t>(n.size(), 63);
+  for (const auto& e : *map) {
+    if (!((lengths >> std::min<std::size_t>(e.name.size(), 63)) & 1)) continue;
+    for (std::uint32_t m = missing; m != 0; m &= m - 1) {
+      auto i = unsigned(__builtin_ctz(m));
+      // Most names differ in length: the byte compare runs rarely. The first field wins.
+      if (e.name.size() == names[i].size() && iequals(e.name, names[i])) {
+        out[i] = e.value;
+        missing &= ~(1u << i);
+      }
+    }
+    if (missing == 0) return;
+  }
 }
 
 std::string_view number(std::uint64_t v, char* buf) {
@@ -85,27 +126,119 @@ std::string_view number(std::uint64_t v, char* buf) {
   return {buf, std::size_t(end - buf)};
 }
 
-/// The value of one operator, or an empty view when it has none ("-"). `buf` (>= 256 bytes)
-/// holds formatted numbers and times; `owned` holds the flag string.
-std::string_view value_of(const Op& op, const StreamInfo& s, char* buf, std::string& owned) {
+/// Room an operator's formatted value may need (a time, a number, the flag list).
+constexpr std::size_t kOpRoom = 256;
+
+/// Copies `n` bytes with at most two overlapping loads and stores per size class instead of
+/// a call to memcpy: most pieces of a log line are a few bytes long.
+inline char* copy_small(char* p, const char* src, std::size_t n) {
+  if (n > 16) {
+    std::memcpy(p, src, n);
+  } else if (n >= 8) {
+    std::uint64_t a, b;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(p, &a, 8);
+    std::memcpy(p + n - 8, &b, 8);
+  } else if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(p, &a, 4);
+    std::memcpy(p + n - 4, &b, 4);
+  } else if (n > 0) {
+    p[0] = src[0];
+    p[n / 2] = src[n / 2];
+    p[n - 1] = src[n - 1];
+  }
+  return p + n;
+}
+
+/// Writes a line into a std::string through a raw cursor: one capacity test per operator
+/// and plain stores, where `out += piece` would test and maybe grow per piece.
+class LineWriter {
+ public:
+  explicit LineWriter(std::string& out) : out_(out), start_(out.size()) {
+    out_.resize(start_ + 512);
+    p_ = out_.data() + start_;
+    end_ = out_.data() + out_.size();
+  }
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
+  ~LineWriter() { out_.resize(std::size_t(p_ - out_.data())); }
+  /// Makes room for `n` bytes at cursor().
+  char* room(std::size_t n) {
+    if (std::size_t(end_ - p_) < n) [[unlikely]] grow(n);
+    return p_;
+  }
+  /// Moves the cursor past `n` bytes written at room()'s pointer.
+  void advance(std::size_t n) { p_ += n; }
+  /// Appends a literal of `n` bytes at `src`, which has at least 16 readable bytes; room()
+  /// was called with at least 16.
+  void put_padded(const char* src, std::size_t n) {
+    if (n > 16) return put({src, n});
+    std::memcpy(p_, src, 16);
+    p_ += n;
+  }
+  /// Appends `v` unless it already sits at the cursor (formatted there through room()).
+  void put(std::string_view v) {
+    if (v.data() == p_) {
+      p_ += v.size();
+      return;
+    }
+    room(v.size());
+    p_ = copy_small(p_, v.data(), v.size());
+  }
+
+ private:
+  void grow(std::size_t n) {
+    auto used = std::size_t(p_ - out_.data());
+    out_.resize(std::max(out_.size() * 2, used + n + 512));
+    p_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+  std::string& out_;
+  std::size_t start_;
+  char* p_;
+  char* end_;
+};
+
+std::string_view request_value(const Op& op, const StreamInfo& s, const HeaderValues& hv) {
+  if (!s.request) return {};
+  auto one = [&](const std::string& name, std::uint8_t slot, Op::Pseudo pseudo) {
+    if (pseudo != Op::Pseudo::none) return pseudo_header(s.request, pseudo);
+    if (slot != Op::kNoSlot) return hv.req[slot];
+    return header(s.request, name);
+  };
+  auto v = one(op.text, op.slot, op.pseudo);
+  if (v.empty() && !op.fallback.empty()) v = one(op.fallback, op.fallback_slot, op.fallback_pseudo);
+  return v;
+}
+
+/// The value of one operator, or an empty view when it has none ("-"). `buf` has kOpRoom
+/// bytes for formatted numbers, times and flags.
+std::string_view value_of(const Op& op, const StreamInfo& s, const HeaderValues& hv, char* buf) {
   auto ms = [&](std::int64_t ns) { return ns < 0 ? std::string_view{} : number(std::uint64_t(ns / 1000000), buf); };
   switch (op.kind) {
     case Kind::literal: return op.text;
-    case Kind::start_time: return {buf, detail::format_time(op.text, s.start_unix_ns, buf, 256)};
-    case Kind::req: {
-      auto v = header(s.request, s.request, op.text);
-      if (v.empty() && !op.fallback.empty()) v = header(s.request, s.request, op.fallback);
+    case Kind::start_time: return {buf, detail::format_time(op.text, s.start_unix_ns, buf, kOpRoom)};
+    case Kind::req: return request_value(op, s, hv).substr(0, op.max_len);
+    case Kind::resp: {
+      if (op.pseudo != Op::Pseudo::none) return {};
+      auto v = op.slot != Op::kNoSlot ? hv.resp[op.slot] : header(s.response, op.text);
       return v.substr(0, op.max_len);
     }
-    case Kind::resp: return header(s.response, nullptr, op.text).substr(0, op.max_len);
     case Kind::protocol:
       if (!s.request) return {};
       return s.request->version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
     case Kind::response_code: return number(std::uint64_t(s.response_code), buf);
-    case Kind::response_flags:
+    case Kind::response_flags: {
       if (s.response_flags == 0) return "-";  // the usual case, without building a string
-      owned = flags_to_string(s.response_flags);
-      return owned;
+      auto flags = flags_to_string(s.response_flags);
+      auto n = std::min(flags.size(), kOpRoom);
+      std::memcpy(buf, flags.data(), n);
+      return {buf, n};
+    }
     case Kind::response_code_details: return s.response_code_details;
     case Kind::bytes_received: return number(s.bytes_received, buf);
     case Kind::bytes_sent: return number(s.bytes_sent, buf);
@@ -195,8 +328,9 @@ bool parse_op(std::string_view f, std::size_t& i, Op& op, std::string& error) {
 
 }  // namespace
 
-bool FormatString::compile(std::string_view f, std::string& error) {
+bool FormatString::compile(std::string_view f, std::string& error, bool fast_default) {
   ops_.clear();
+  default_ = fast_default && f == kDefaultFormat;
   std::string literal;
   std::size_t i = 0;
   while (i < f.size()) {
@@ -215,24 +349,146 @@ bool FormatString::compile(std::string_view f, std::string& error) {
     ops_.push_back(std::move(op));
   }
   if (!literal.empty()) ops_.push_back({Kind::literal, std::move(literal), {}, std::string::npos});
+  plan_slots();
   return true;
 }
 
-void FormatString::append(const StreamInfo& s, std::string& out) const {
-  char buf[256];
-  std::string owned;
-  for (const auto& op : ops_) {
-    auto v = value_of(op, s, buf, owned);
-    if (v.empty() && op.kind != Kind::literal) out += '-';
-    else out += v;
+std::uint8_t FormatString::slot_for(std::vector<std::string>& names, const std::string& name) {
+  if (name.empty() || name[0] == ':') return Op::kNoSlot;  // pseudo-headers are read directly
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return std::uint8_t(i);
+  if (names.size() == kMaxSlots) return Op::kNoSlot;  // a rare format with many: looked up alone
+  names.push_back(name);
+  return std::uint8_t(names.size() - 1);
+}
+
+void FormatString::plan_slots() {
+  req_names_.clear();
+  resp_names_.clear();
+  literal_pool_.clear();
+  for (auto& op : ops_) {
+    if (op.kind == Kind::literal) {
+      op.literal_at = std::uint32_t(literal_pool_.size());
+      literal_pool_ += op.text;
+    }
+    if (op.kind != Kind::req && op.kind != Kind::resp) continue;
+    auto& names = op.kind == Kind::req ? req_names_ : resp_names_;
+    op.pseudo = pseudo_of(op.text);
+    op.slot = slot_for(names, op.text);
+    if (op.fallback.empty()) continue;
+    op.fallback_pseudo = pseudo_of(op.fallback);
+    op.fallback_slot = slot_for(names, op.fallback);
   }
+  literal_pool_.append(16, '\0');
+}
+
+void FormatString::append(const StreamInfo& s, std::string& out) const {
+  if (default_) return append_default(s, out);
+  HeaderValues hv;
+  find_all(s.request, req_names_, hv.req);
+  find_all(s.response, resp_names_, hv.resp);
+  LineWriter w(out);
+  for (const auto& op : ops_) {
+    char* at = w.room(kOpRoom);
+    if (op.kind == Kind::literal) {
+      w.put_padded(literal_pool_.data() + op.literal_at, op.text.size());
+      continue;
+    }
+    // Numbers, times and flags are formatted in place; other values are views, copied.
+    auto v = value_of(op, s, hv, at);
+    w.put(v.empty() ? std::string_view("-") : v);
+  }
+}
+
+void FormatString::append_default(const StreamInfo& s, std::string& out) const {
+  // Envoy's default format, unrolled (most access logs use it): the same text as the
+  // general path gives for kDefaultFormat, which a unit test checks on random streams.
+  std::string_view original_path, forwarded_for, user_agent, request_id, service_time;
+  if (s.request) {
+    unsigned found = 0;  // the first field of a name wins, as in the general path
+    auto take = [&](const HeaderEntry& e, std::string_view name, unsigned bit, std::string_view& v) {
+      if (!(found & bit) && e.name.size() == name.size() && detail::iequals_n(e.name.data(), name.data(), name.size()))
+        v = e.value, found |= bit;
+    };
+    for (const auto& e : *s.request) {
+      switch (e.name.size()) {
+        case 10: take(e, "user-agent", 1, user_agent); break;
+        case 12: take(e, "x-request-id", 2, request_id); break;
+        case 15: take(e, "x-forwarded-for", 4, forwarded_for); break;
+        case 21: take(e, "x-envoy-original-path", 8, original_path); break;
+        default: break;
+      }
+    }
+  }
+  if (s.response)
+    for (const auto& e : *s.response)
+      if (e.name.size() == 29 && detail::iequals_n(e.name.data(), "x-envoy-upstream-service-time", 29)) {
+        service_time = e.value;
+        break;
+      }
+  std::string_view method, path, protocol;
+  if (s.request) {
+    method = s.request->method();
+    path = original_path.empty() ? s.request->path() : original_path;
+    protocol = s.request->version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+  }
+  std::string flags;
+  if (s.response_flags != 0) flags = flags_to_string(s.response_flags);
+
+  auto or_dash = [](std::string_view v) { return v.empty() ? std::string_view("-") : v; };
+  std::size_t views = method.size() + path.size() + service_time.size() + forwarded_for.size() +
+                      user_agent.size() + request_id.size() + s.upstream_host.size() + flags.size();
+  if (s.request) views += s.request->authority().size();
+  LineWriter w(out);
+  // A time (24 bytes; 64 for years past 9999), 5 numbers of at most 20, 40 bytes of
+  // literals and dashes.
+  char* p = w.room(views + 64 + 5 * 20 + 40);
+  char* const start = p;
+  *p++ = '[';
+  p += detail::format_time({}, s.start_unix_ns, p, 64);
+  p = copy_small(p, "] \"", 3);
+  p = copy_small(p, or_dash(method).data(), or_dash(method).size());
+  *p++ = ' ';
+  p = copy_small(p, or_dash(path).data(), or_dash(path).size());
+  *p++ = ' ';
+  p = copy_small(p, or_dash(protocol).data(), or_dash(protocol).size());
+  p = copy_small(p, "\" ", 2);
+  p = std::to_chars(p, p + 20, std::uint64_t(s.response_code)).ptr;
+  *p++ = ' ';
+  if (flags.empty()) *p++ = '-';
+  else p = copy_small(p, flags.data(), flags.size());
+  *p++ = ' ';
+  p = std::to_chars(p, p + 20, s.bytes_received).ptr;
+  *p++ = ' ';
+  p = std::to_chars(p, p + 20, s.bytes_sent).ptr;
+  *p++ = ' ';
+  if (s.duration_ns < 0) *p++ = '-';
+  else p = std::to_chars(p, p + 20, std::uint64_t(s.duration_ns / 1000000)).ptr;
+  *p++ = ' ';
+  service_time = or_dash(service_time);
+  p = copy_small(p, service_time.data(), service_time.size());
+  auto quoted = [&](std::string_view v) {
+    p = copy_small(p, " \"", 2);
+    v = or_dash(v);
+    p = copy_small(p, v.data(), v.size());
+    *p++ = '"';
+  };
+  quoted(forwarded_for);
+  quoted(user_agent);
+  quoted(request_id);
+  quoted(s.request ? s.request->authority() : std::string_view{});
+  quoted(s.upstream_host);
+  *p++ = '\n';
+  w.advance(std::size_t(p - start));
 }
 
 void FormatString::append_json(const StreamInfo& s, bool typed, std::string& out) const {
   if (typed && ops_.size() == 1 && ops_[0].kind != Kind::literal) {
-    char buf[256];
-    std::string owned;
-    auto v = value_of(ops_[0], s, buf, owned);
+    HeaderValues hv;
+    find_all(s.request, req_names_, hv.req);
+    find_all(s.response, resp_names_, hv.resp);
+    char buf[kOpRoom];
+    auto v = value_of(ops_[0], s, hv, buf);
     if (v.empty()) {
       out += "null";
       return;
@@ -302,6 +558,20 @@ void Formatter::append_object(const std::vector<JsonNode>& nodes, const StreamIn
     else n.value.append_json(s, typed_, out);
   }
   out += '}';
+}
+
+bool Formatter::uses(const std::vector<JsonNode>& nodes, Op::Kind k) {
+  for (const auto& n : nodes) {
+    if (n.object ? uses(n.fields, k) : std::any_of(n.value.ops().begin(), n.value.ops().end(),
+                                                   [k](const Op& op) { return op.kind == k; }))
+      return true;
+  }
+  return false;
+}
+
+bool Formatter::uses(Op::Kind k) const {
+  if (is_json_) return uses(json_, k);
+  return std::any_of(text_.ops().begin(), text_.ops().end(), [k](const Op& op) { return op.kind == k; });
 }
 
 void Formatter::format(const StreamInfo& s, std::string& out) const {

@@ -54,17 +54,27 @@ struct Op {
     upstream_cluster, upstream_transport_failure_reason, attempt_count, downstream_remote_address,
     downstream_remote_address_without_port, downstream_local_address, route_name, hostname, trace_id,
   };
+  static constexpr std::uint8_t kNoSlot = 0xFF;
   Kind kind = Kind::literal;
   std::string text;      ///< literal text, strftime format, or header name (lower case)
   std::string fallback;  ///< %REQ(X?Y)%: Y, lower case
   std::size_t max_len = std::string::npos;  ///< %REQ(X):N%
+  /// %REQ%/%RESP%: where the one pass over the headers leaves the value of `text` and of
+  /// `fallback` (kNoSlot: a pseudo-header, or looked up on its own).
+  std::uint8_t slot = kNoSlot;
+  std::uint8_t fallback_slot = kNoSlot;
+  std::uint32_t literal_at = 0;  ///< a literal's offset in its FormatString's literal pool
+  /// %REQ(:METHOD)%, %REQ(:PATH)%, %REQ(:AUTHORITY)%: read from the request line directly.
+  enum class Pseudo : std::uint8_t { none, method, path, authority, other } pseudo = Pseudo::none,
+                                                                          fallback_pseudo = Pseudo::none;
 };
 
 /// A compiled format string.
 class FormatString {
  public:
-  /// Compiles `format`; on error returns false and says why in `error`.
-  bool compile(std::string_view format, std::string& error);
+  /// Compiles `format`; on error returns false and says why in `error`. Envoy's default
+  /// format gets a hand-unrolled writer unless `fast_default` is false (tests compare both).
+  bool compile(std::string_view format, std::string& error, bool fast_default = true);
   /// Appends the text form (missing values are "-").
   void append(const StreamInfo& s, std::string& out) const;
   /// Appends a JSON value. Typed (typed_json_format, log_format.json_format): a lone numeric
@@ -73,8 +83,19 @@ class FormatString {
   void append_json(const StreamInfo& s, bool typed, std::string& out) const;
   const std::vector<Op>& ops() const noexcept { return ops_; }
 
+  /// Header names the one pass over the request (response) fields looks for.
+  static constexpr std::size_t kMaxSlots = 16;
+
  private:
+  std::uint8_t slot_for(std::vector<std::string>& names, const std::string& name);
+  void plan_slots();
+  void append_default(const StreamInfo& s, std::string& out) const;
+  bool default_ = false;  ///< the format is kDefaultFormat: append_default() writes it
   std::vector<Op> ops_;
+  std::vector<std::string> req_names_, resp_names_;  ///< lower case, at most kMaxSlots each
+  /// Every literal back to back, then 16 spare bytes: a short literal is copied with one
+  /// fixed-size 16-byte move.
+  std::string literal_pool_;
 };
 
 /// A whole log line's format: text, or a JSON dictionary (one object and "\n" per line).
@@ -84,6 +105,8 @@ class Formatter {
   /// appended as {where, what} with `path` the options' path.
   bool compile(const AccessLogOptions& options, const std::string& path, std::vector<std::pair<std::string, std::string>>& problems);
   void format(const StreamInfo& s, std::string& out) const;
+  /// Whether some operator of the format is of kind `k`.
+  bool uses(Op::Kind k) const;
 
  private:
   struct JsonNode {
@@ -95,6 +118,7 @@ class Formatter {
   bool compile_json(const std::vector<AccessLogJsonField>& fields, const std::string& path,
                     std::vector<JsonNode>& out, std::vector<std::pair<std::string, std::string>>& problems);
   void append_object(const std::vector<JsonNode>& nodes, const StreamInfo& s, std::string& out) const;
+  static bool uses(const std::vector<JsonNode>& nodes, Op::Kind k);
 
   FormatString text_;
   std::vector<JsonNode> json_;

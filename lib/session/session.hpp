@@ -188,7 +188,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void end_trace();
   /// Keeps when the request was read completely (%REQUEST_DURATION%), with logs only.
   void mark_request_done() noexcept {
-    if (access_logs_ && rq_done_ == Clock::time_point{}) rq_done_ = Clock::now();
+    if (access_logs_ && rq_done_ == Clock::time_point{}) rq_done_ = last_activity();  // the read that ended it
   }
   void count_attempt(upstream::HostPool& host) noexcept;  ///< a request goes out on a connection
   void count_connect(upstream::HostPool& host) noexcept;  ///< a connection is being opened

@@ -6,7 +6,8 @@
 namespace ferry::session {
 
 void Session::log_access() {
-  auto now = Clock::now();
+  // The stream's last I/O is its end (as for its span): no clock read per line.
+  auto now = last_activity();
   observe::StreamInfo s;
   s.start_unix_ns = start_unix_ns_;
   auto since_start = [&](Clock::time_point t) -> std::int64_t {
@@ -33,8 +34,9 @@ void Session::log_access() {
   s.attempt_count = attempts_;
   s.downstream_remote_address = peer_;
   s.downstream_remote_ip = peer_ip_;
-  // The connection's real local address (Envoy's), formatted once per connection.
-  s.downstream_local_address = downstream_local_address();
+  // The connection's real local address (Envoy's), formatted once per connection and only
+  // for logs that show it.
+  if (access_logs_->needs_local_address()) s.downstream_local_address = downstream_local_address();
   s.route_name = route_name_;
   if (bufs_) s.trace_id = bufs_->trace.trace_id_view();
   access_logs_->log(s);

@@ -385,7 +385,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   }
   clear_attempt_deadline();
   attempt_status_ = b.resp.status();
-  if (access_logs_) [[unlikely]] resp_at_ = Clock::now();
+  if (access_logs_) [[unlikely]] resp_at_ = last_activity();  // the read that completed the head
   report_outlier(worker_.cluster(route_decision_.cluster), *up_->host, worker_.index(), attempt_status_);
   if (retry &&
       (retry->retries(router::AttemptFailure::status, b.resp.status()) || retry->retries_headers(b.resp, b.arena)) &&

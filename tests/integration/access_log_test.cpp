@@ -105,6 +105,33 @@ TEST_CASE("the default access log format has Envoy's shape", "[integration][acce
   CHECK(std::regex_match(lines[0], shape));
 }
 
+TEST_CASE("access log: local address and the three durations", "[integration][access_log]") {
+  // The local address is looked up only for logs that show it; durations come from the
+  // stream's I/O times (request read, response head read, last write), in order.
+  FakeUpstream up([](const SeenRequest&) {
+    FakeResponse r{200, {}, "ok"};
+    r.delay = std::chrono::milliseconds(60);
+    return r;
+  });
+  TempLog log;
+  HttpOptions http;
+  http.access_logs.push_back(
+      file_log(log.path, "%DOWNSTREAM_LOCAL_ADDRESS% %REQUEST_DURATION% %RESPONSE_DURATION% %DURATION%\n"));
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  CHECK(c.request("GET", "/", {{"host", "h"}}).status == 200);
+  auto lines = log.lines(1);
+  REQUIRE(lines.size() == 1);
+  std::smatch m;
+  REQUIRE(std::regex_match(lines[0], m, std::regex(R"((\S+) (\d+) (\d+) (\d+))")));
+  CHECK(m[1] == "127.0.0.1:" + std::to_string(proxy.port()));
+  auto request_ms = std::stoi(m[2]), response_ms = std::stoi(m[3]), total_ms = std::stoi(m[4]);
+  CHECK(request_ms < 50);
+  CHECK(response_ms >= 55);  // the upstream took 60 ms to answer
+  CHECK(total_ms >= response_ms);
+  CHECK(total_ms < 2000);
+}
+
 TEST_CASE("access log filters choose the streams logged", "[integration][access_log]") {
   FakeUpstream up([](const SeenRequest& rq) { return FakeResponse{rq.target == "/bad" ? 500 : 200, {}, "x"}; });
   TempLog errors, all_but_hc;

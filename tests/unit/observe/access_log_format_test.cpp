@@ -304,3 +304,49 @@ TEST_CASE("access log: the default START_TIME matches strftime's", "[observe][ac
   CHECK(detail::format_time("", 951782400LL * 1000000000) == "2000-02-29T00:00:00.000Z");
   CHECK(detail::format_time("", 4107542399LL * 1000000000 + 999000000) == "2100-02-28T23:59:59.999Z");
 }
+
+TEST_CASE("access log: the default format's fast writer matches the general one", "[observe][access_log]") {
+  // append_default() is a hand-unrolled copy of kDefaultFormat; on random streams (missing
+  // heads, duplicate and empty fields, names in any case, flags, negative durations) it must
+  // write exactly what the general operator loop writes.
+  FormatString fast, general;
+  std::string error;
+  REQUIRE(fast.compile(kDefaultFormat, error));
+  REQUIRE(general.compile(kDefaultFormat, error, /*fast_default=*/false));
+  std::uint64_t seed = 42;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return std::uint32_t(seed >> 33);
+  };
+  const std::vector<std::string_view> names = {
+      "user-agent", "User-Agent", "x-request-id", "X-REQUEST-ID", "x-forwarded-for", "x-envoy-original-path",
+      "X-Envoy-Original-Path", "host", "x-other", "user-agenT", "x-forwarded-fox", "content-type"};
+  const std::vector<std::string_view> values = {"", "v", "curl/8.1", "/orig?x=1", "a-much-longer-value-over-16-bytes",
+                                                "10.0.0.1, 10.0.0.2"};
+  for (int round = 0; round < 3000; ++round) {
+    RequestHeaders req;
+    ResponseHeaders resp;
+    req.set_request_line(next() % 2 ? "GET" : "OPTIONS", next() % 2 ? "/" : "/some/longer/path?q=1", next() % 3 ? 11 : 10);
+    for (unsigned i = 0, n = next() % 8; i < n; ++i) req.append_view(names[next() % names.size()], values[next() % values.size()]);
+    if (next() % 3) req.append_view("host", next() % 2 ? "api.test:8080" : "h");
+    resp.set_status(200);
+    for (unsigned i = 0, n = next() % 3; i < n; ++i)
+      resp.append_view(next() % 2 ? "x-envoy-upstream-service-time" : "X-Envoy-Upstream-Service-Time",
+                       values[next() % values.size()]);
+    StreamInfo s;
+    s.start_unix_ns = kStart + std::int64_t(next()) * 1000003;
+    s.request = next() % 5 ? &req : nullptr;
+    s.response = next() % 3 ? &resp : nullptr;
+    s.response_code = s.response ? int(100 + next() % 500) : 0;
+    s.response_flags = next() % 2 ? 0 : next() % 4096;
+    s.bytes_received = next() % 2 ? 0 : std::uint64_t(next()) << (next() % 30);
+    s.bytes_sent = next();
+    s.duration_ns = next() % 4 ? std::int64_t(next()) * 1000 : -1;
+    s.upstream_host = next() % 2 ? "127.0.0.1:8080" : "";
+    std::string a = "prefix:", b = "prefix:";
+    fast.append(s, a);
+    general.append(s, b);
+    INFO("round " << round);
+    REQUIRE(a == b);
+  }
+}
