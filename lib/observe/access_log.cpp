@@ -41,7 +41,7 @@ Writer::Writer(int fd, bool owns_fd, std::size_t capacity, stats::Counter droppe
       capacity_(capacity),
       batch_lines_(capacity / 2 ? capacity / 2 : 1),
       dropped_stat_(dropped) {
-  pending_.reserve(64 * 1024);
+  pending_.reserve(2 * kBatchBytes);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -101,7 +101,7 @@ std::size_t Writer::queued() const noexcept {
 
 void Writer::run() {
   std::string batch;
-  batch.reserve(64 * 1024);
+  batch.reserve(2 * kBatchBytes);
   bool idle = true;
   for (;;) {
     bool stopping;

@@ -47,7 +47,7 @@ class SpinLock {
 class Writer {
  public:
   static constexpr std::chrono::milliseconds kFlushInterval{20};
-  static constexpr std::size_t kBatchBytes = 32 * 1024;
+  static constexpr std::size_t kBatchBytes = 64 * 1024;
   Writer(int fd, bool owns_fd, std::size_t capacity, stats::Counter dropped);
   ~Writer();  ///< writes what is queued, then stops
   Writer(const Writer&) = delete;

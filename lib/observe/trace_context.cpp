@@ -50,10 +50,7 @@ bool take_b3_sampling(std::string_view s, IncomingTrace& out) noexcept {
 }
 
 bool name_is(std::string_view name, std::string_view lower) noexcept {
-  if (name.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    if (detail::lower(name[i]) != lower[i]) return false;
-  return true;
+  return name.size() == lower.size() && detail::iequals_n(name.data(), lower.data(), name.size());
 }
 
 }  // namespace
