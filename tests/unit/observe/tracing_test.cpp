@@ -1,6 +1,8 @@
 // Tracing's pure parts: W3C traceparent and B3 parsing, the sampler, the headers that go
 // upstream, the OTLP/JSON encoder, and a worker's span buffer with a fake exporter.
 #include <catch2/catch.hpp>
+
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -84,6 +86,29 @@ TEST_CASE("traceparent: formatted as 00-trace-span-flags", "[tracing]") {
   CHECK(std::string(out, sizeof out) == std::string("00-") + kTrace + "-" + kSpan + "-00");
   IncomingTrace back;
   CHECK(parse_traceparent(std::string_view(out, sizeof out), back));
+}
+
+TEST_CASE("random ids use all sixteen hex digits evenly at every position", "[tracing]") {
+  // hex16 spreads nibbles into bytes: a wrong shift or letter offset shows up as a digit
+  // that never appears, a non-hex byte, or one position stuck.
+  detail::Random random;
+  std::array<std::array<int, 16>, 32> seen{};
+  constexpr int kIds = 4000;
+  for (int i = 0; i < kIds; ++i) {
+    char id[32];
+    random_hex(random, id, 32);
+    for (int pos = 0; pos < 32; ++pos) {
+      char c = id[pos];
+      REQUIRE(((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')));
+      ++seen[pos][c <= '9' ? c - '0' : c - 'a' + 10];
+    }
+  }
+  for (int pos = 0; pos < 32; ++pos)
+    for (int d = 0; d < 16; ++d) {
+      INFO("position " << pos << ", digit " << d);
+      CHECK(seen[pos][d] > kIds / 16 / 2);  // expected 250 each
+      CHECK(seen[pos][d] < kIds / 16 * 2);
+    }
 }
 
 TEST_CASE("random ids are lower-case hex and differ", "[tracing]") {
