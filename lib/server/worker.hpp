@@ -125,7 +125,7 @@ class Worker {
   /// Starts a Session on `socket`; `resumed`: a parked connection waking up (its stats
   /// were counted when it was accepted).
   void start_session(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
-                     const ParkedConnection* resumed);
+                     const ParkedConnection* resumed, const asio::ip::tcp::endpoint* peer = nullptr);
   void arm_parked_wait(ParkedConnection& p);
   void on_parked_ready(ParkedConnection& p, const boost::system::error_code& ec);
   /// Closes a parked connection (drain, idle timeout); its wait then ends and frees it.

@@ -8,8 +8,8 @@
 namespace ferry::server {
 
 void Worker::start_session(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
-                           const ParkedConnection* resumed) {
-  auto s = std::make_shared<session::Session>(*this, listener, std::move(socket), resumed);
+                           const ParkedConnection* resumed, const asio::ip::tcp::endpoint* peer) {
+  auto s = std::make_shared<session::Session>(*this, listener, std::move(socket), resumed, peer);
   auto* raw = s.get();
   // The completion handler owns the session, so no extra coroutine frame is needed
   // just to hold it.

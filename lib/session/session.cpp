@@ -41,7 +41,7 @@ void format_peer(const tcp::endpoint& ep, char* buf, std::size_t cap, std::strin
 }  // namespace
 
 Session::Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket,
-                 const server::ParkedConnection* resumed)
+                 const server::ParkedConnection* resumed, const tcp::endpoint* peer)
     : worker_(worker),
       listener_(listener),
       http_(listener.options.http),
@@ -53,7 +53,7 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
     down_.non_blocking(true, ec);
   }
   wake_ready_ = resumed != nullptr;
-  auto ep = down_.remote_endpoint(ec);
+  auto ep = peer ? *peer : down_.remote_endpoint(ec);
   format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);
   internal_ = listener_.is_internal(peer_ip_);
   access_logs_ = listener_.access_logs.get();
@@ -108,9 +108,13 @@ std::string_view Session::downstream_local_address() const {
 
 asio::awaitable<void> Session::run() {
   if (tls_ && !closing_) closing_ = !co_await tls_accept();
+  // A new plain connection reads its first request straight away, as between requests: the
+  // request is usually in already (one recv, no readiness wait to arm); a client that stays
+  // silent is parked by the sweeps like any idle connection.
+  if (!tls_ && !wake_ready_ && !bufs_) bufs_ = worker_.acquire_buffers();
   while (!closing_ && !worker_.draining()) {
     if (!bufs_) {
-      // Parked (new, or idle for a while): no buffers, just a readiness wait.
+      // Parked (a new TLS connection, or idle for a while): no buffers, a readiness wait.
       // Awaited inline, not through a helper coroutine: a parked connection should hold as
       // few coroutine frames as possible.
       error_code ec;
@@ -146,8 +150,11 @@ asio::awaitable<void> Session::run() {
   }
   error_code ec;
   timer_.cancel();
-  if (tls_) tls_->shutdown();
-  down_.shutdown(tcp::socket::shutdown_both, ec);
+  // close() sends the FIN by itself; a TLS connection says close_notify first.
+  if (tls_) {
+    tls_->shutdown();
+    down_.shutdown(tcp::socket::shutdown_both, ec);
+  }
   down_.close(ec);
   if (up_) finish_upstream(false);
 }

@@ -62,9 +62,10 @@ bool make_room(detail::ReadBuffer& in, Decoder& dec, std::size_t parsed, std::si
 class Session final : public StreamContext, public std::enable_shared_from_this<Session> {
  public:
   /// `resumed`: the connection was parked (server/parked_connection.hpp) and its client
-  /// has sent again; its connection stats were counted when it was accepted.
+  /// has sent again; its connection stats were counted when it was accepted. `peer`: the
+  /// client's address as accept() gave it (null: asked from the socket).
   Session(server::Worker& worker, const server::ListenerRuntime& listener, tcp::socket socket,
-          const server::ParkedConnection* resumed = nullptr);
+          const server::ParkedConnection* resumed = nullptr, const tcp::endpoint* peer = nullptr);
   ~Session() override;
 
   /// Runs the connection to its end. The caller keeps the Session alive until it
