@@ -213,6 +213,9 @@ Decoder<isRequest>::Decoder(Headers& headers, Pieces& pieces, std::uint32_t max_
 
 template <bool isRequest>
 bool Decoder<isRequest>::keep_alive() const noexcept {
+  if constexpr (!isRequest) {
+    if (headers_.status() == 101) return false;  // the bytes that follow are not HTTP/1.1
+  }
   if (version_ >= 11 ? close_ : !keep_alive_) return false;
   return !need_eof_;
 }
@@ -261,7 +264,8 @@ void Decoder<isRequest>::reset_head() noexcept {
   headers_.clear();
   info_ = {};
   field_count_ = 0;
-  too_many_ = bad_te_ = close_ = keep_alive_ = false;
+  connection_named_count_ = 0;
+  too_many_ = bad_te_ = close_ = keep_alive_ = te_chunked_ = false;
 }
 
 // The head is parsed once it is all there. A first attempt walks what has arrived (a head
@@ -382,6 +386,12 @@ const char* Decoder<isRequest>::parse_start_line(const char* p, const char* end,
         unsigned(d[1] - '0') > 9 || unsigned(d[2] - '0') > 9 || d[3] != ' ') {
       if (!check_fixed(p, end, "HTTP/#.# ### ", http::error::bad_status, ec)) return nullptr;
       version = parse_version(p);
+    }
+    // RFC 9110 15: three digits, 1xx to 5xx. Anything else has no defined meaning (and a
+    // status below 100 would go out as "0 Unknown").
+    if (d[0] < '1' || d[0] > '5') {
+      ec = http::error::bad_status;
+      return nullptr;
     }
     p = scan_text(d + 4, end, begin);
     if (p == end) return nullptr;
@@ -516,7 +526,6 @@ template <bool isRequest>
 template <bool isRequest>
 void Decoder<isRequest>::note_connection(std::string_view value, Err& ec) {
   if (value.data() == nullptr) return;
-  info_.connection_value = value;
   // A value is free of CTLs, so name_is() compares it exactly too.
   if (value.size() == 10 && name_is(value.data(), "keep-alive")) {
     info_.connection_keep_alive = keep_alive_ = true;
@@ -526,16 +535,29 @@ void Decoder<isRequest>::note_connection(std::string_view value, Err& ec) {
     info_.connection_close = close_ = true;
     return;
   }
+  bool names_others = false;
   bool ok = for_each_list_token(value, [&](std::string_view token) {
     if (token.size() == 5 && name_is(token.data(), "close")) {
       info_.connection_close = close_ = true;
     } else if (token.size() == 10 && name_is(token.data(), "keep-alive")) {
       info_.connection_keep_alive = keep_alive_ = true;
     } else if (!(token.size() == 7 && name_is(token.data(), "upgrade"))) {
-      info_.connection_names_others = true;
+      names_others = true;
     }
   });
-  if (!ok) ec = http::error::bad_value;
+  if (!ok) {
+    ec = http::error::bad_value;
+    return;
+  }
+  if (!names_others) return;
+  // The tokens of every Connection field count (RFC 9110 7.6.1). The named fields may come
+  // later in the head, so the values are kept (views, no allocation) and applied at its end.
+  if (connection_named_count_ == connection_named_.size()) {
+    ec = http::error::bad_field;
+    return;
+  }
+  connection_named_[connection_named_count_++] = value;
+  info_.connection_names_others = true;
 }
 
 // Content-Length = 1*DIGIT. A second Content-Length (even an equal one, or a list) and any
@@ -563,11 +585,12 @@ void Decoder<isRequest>::note_content_length(std::string_view value, Err& ec) {
 }
 
 // Transfer-Encoding: the body is chunked when "chunked" is the final coding and appears once
-// (RFC 9112 6.1). Refused next to Content-Length or after a Transfer-Encoding that already
-// ended in chunked.
+// (RFC 9112 6.1). Refused next to Content-Length, after a Transfer-Encoding that already
+// ended in chunked, when chunked is listed twice (across fields too), and in an HTTP/1.0
+// message, whose framing RFC 9112 6.1 says to treat as faulty (400; 502 for a response).
 template <bool isRequest>
 void Decoder<isRequest>::note_transfer_encoding(std::string_view value, Err& ec) {
-  if (info_.chunked || info_.has_content_length) {
+  if (info_.chunked || info_.has_content_length || version_ < 11) {
     ec = http::error::bad_transfer_encoding;
     return;
   }
@@ -584,6 +607,14 @@ void Decoder<isRequest>::note_transfer_encoding(std::string_view value, Err& ec)
     ec = http::error::bad_transfer_encoding;
     return;
   }
+  if (chunked + int(te_chunked_) > 1) {
+    // A response would otherwise be read until close while a peer that honours the first
+    // chunked reads it as chunked. A request gets 501 like a non-final chunked.
+    bad_te_ = isRequest;
+    ec = http::error::bad_transfer_encoding;
+    return;
+  }
+  te_chunked_ = chunked > 0;
   info_.has_transfer_encoding = true;
   info_.chunked = last_chunked && chunked == 1;
 }
@@ -598,7 +629,7 @@ void Decoder<isRequest>::finish_head(Err& ec) {
       return;
     }
   }
-  if (info_.connection_names_others) remove_connection_named(headers_, info_.connection_value);
+  for (std::size_t i = 0; i < connection_named_count_; ++i) remove_connection_named(headers_, connection_named_[i]);
   bool no_body = skip_body_;
   if constexpr (!isRequest) {
     int status = headers_.status();
@@ -646,13 +677,16 @@ std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t siz
         int d = unhex(c);
         if (d < 0) return fail(http::error::bad_chunk);
         remaining_ = std::uint64_t(d);
+        chunk_digits_ = 1;
         chunk_ = Chunk::size;
         break;
       }
       case Chunk::size: {
         int d = unhex(c);
         if (d >= 0) {
-          if (remaining_ >> 60) return fail(http::error::bad_chunk);  // would overflow
+          // At most 16 digits (leading zeros included) and below 2^63: a next hop that reads
+          // the size as a signed 64-bit number (the line is forwarded as received) agrees.
+          if (++chunk_digits_ > 16 || (remaining_ >> 59) != 0) return fail(http::error::bad_chunk);
           remaining_ = remaining_ * 16 + std::uint64_t(d);
         } else if (c == ';') {
           chunk_ = Chunk::ext_name0;
@@ -725,7 +759,9 @@ std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t siz
         chunk_ = Chunk::size0;
         break;
       // Trailer fields are validated like header fields and counted against the same
-      // limits, then dropped: they are never forwarded on their own.
+      // limits. They are not decoded into headers: the session forwards a chunked body as
+      // received, trailers included (dropped only when it removes the chunked framing for
+      // an HTTP/1.0 client), so fields that must not be in a trailer are refused here.
       case Chunk::trailer0:
         if (c == '\r') {
           chunk_ = Chunk::end_lf;
@@ -769,12 +805,14 @@ std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t siz
   return size;
 }
 
-// Framing fields are not allowed in a trailer section (RFC 9110 6.5.1).
+// Framing fields are not allowed in a trailer section (RFC 9110 6.5.1), and neither is Host
+// (a next hop that merges trailers into the head would see it after the one-Host check).
 template <bool isRequest>
 http::error Decoder<isRequest>::end_trailer_name() {
   std::string_view name(trailer_name_, trailer_name_len_);
   if (name == "content-length") return http::error::bad_content_length;
   if (name == "transfer-encoding") return http::error::bad_transfer_encoding;
+  if (name == "host") return http::error::bad_field;
   return {};
 }
 
@@ -784,7 +822,6 @@ void Decoder<isRequest>::rebase(const char* old_base, const char* new_base, std:
     e.name = shift(e.name, old_base, new_base, len);
     e.value = shift(e.value, old_base, new_base, len);
   }
-  info_.connection_value = shift(info_.connection_value, old_base, new_base, len);
   if constexpr (isRequest) {
     headers_.set_request_line(shift(headers_.method(), old_base, new_base, len),
                               shift(headers_.path(), old_base, new_base, len), headers_.version());
@@ -799,7 +836,15 @@ DecodeError Decoder<isRequest>::error_for(const error_code& ec) const {
 }
 
 void remove_connection_named(HeaderMap& headers, std::string_view connection_value) {
-  for_each_list_token(connection_value, [&](std::string_view token) { headers.remove(token); });
+  for_each_list_token(connection_value, [&](std::string_view token) {
+    // Removing Content-Length or Transfer-Encoding would forward the body unframed (the next
+    // hop reads it as another message: request smuggling), and Host was checked already.
+    // Such tokens are ignored, as HAProxy does.
+    if (iequals_lit(token, "content-length") || iequals_lit(token, "transfer-encoding") ||
+        iequals_lit(token, "host"))
+      return;
+    headers.remove(token);
+  });
 }
 
 template class Decoder<true>;

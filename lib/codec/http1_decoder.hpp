@@ -15,6 +15,7 @@
 // Thread safety: one owner (the connection's worker).
 #pragma once
 
+#include <array>
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
 #include <memory_resource>
@@ -50,7 +51,6 @@ struct HeadInfo {
   bool upgrade = false;
   std::uint64_t content_length = 0;
   int host_count = 0;
-  std::string_view connection_value;  ///< last Connection field value (for token removal)
 };
 
 template <bool isRequest>
@@ -89,7 +89,12 @@ class Decoder {
   bool is_header_done() const noexcept { return state_ != State::head; }
   bool is_done() const noexcept { return state_ == State::done; }
   /// The connection may carry another message after this one (valid once the head is done).
+  /// Never after a 101 response: the connection then belongs to the new protocol.
   bool keep_alive() const noexcept;
+
+  /// Connection fields naming other fields that one head may carry; more are refused
+  /// (400 for a request, 502 for a response). Real peers send one.
+  static constexpr std::size_t kMaxConnectionFields = 8;
 
  private:
   enum class State : std::uint8_t { head, length, until_eof, chunked, done };
@@ -129,6 +134,11 @@ class Decoder {
   bool close_ = false;       // Connection or Proxy-Connection: close
   bool keep_alive_ = false;  // Connection or Proxy-Connection: keep-alive
   bool need_eof_ = false;    // the body ends when the peer closes
+  bool te_chunked_ = false;  // a Transfer-Encoding field so far listed chunked
+  std::uint8_t connection_named_count_ = 0;
+  std::uint8_t chunk_digits_ = 0;  // hex digits of the current chunk size
+  // Connection field values that name other fields: those are removed when the head ends.
+  std::array<std::string_view, kMaxConnectionFields> connection_named_{};
   std::uint64_t remaining_ = 0;  // Content-Length left, or the current chunk's size left
   std::uint32_t trailer_bytes_ = 0;
   std::uint8_t trailer_name_len_ = 0;
@@ -139,7 +149,8 @@ class Decoder {
 using RequestDecoder = Decoder<true>;
 using ResponseDecoder = Decoder<false>;
 
-/// Removes the fields a Connection header names (RFC 9110 7.6.1).
+/// Removes the fields a Connection field value names (RFC 9110 7.6.1), except
+/// Content-Length, Transfer-Encoding and Host, which a Connection token never removes.
 void remove_connection_named(HeaderMap& headers, std::string_view connection_value);
 
 }  // namespace ferry::codec

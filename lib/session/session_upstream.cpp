@@ -430,6 +430,7 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
   std::array<asio::const_buffer, 16> bufs;
   for (;;) {
     std::size_t used = 0, n = 0;
+    error_code wec;
     if (first) bufs[n++] = asio::const_buffer(b.out.data(), b.out.size());
     if (!rdec.is_done() && !ub.empty()) {
       error_code ec;
@@ -442,7 +443,13 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
       for (auto piece : b.pieces) bytes_sent_ += piece.size();
       if (dechunk) {
         for (auto piece : b.pieces) {
-          if (n == bufs.size()) break;
+          if (n == bufs.size()) {
+            // One read can hold many small chunks: write them in rounds, none is dropped.
+            std::span<asio::const_buffer> round(bufs.data(), n);
+            if (!write_now(down_, round, wec)) wec = co_await write_all(down_, round);
+            if (wec) break;
+            n = 0;
+          }
           bufs[n++] = asio::const_buffer(piece.data(), piece.size());
         }
       } else {
@@ -453,8 +460,7 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
           for (auto piece : b.pieces) b.filters[i]->on_response_body(piece, rdec.is_done(), *this);
     }
     std::span<asio::const_buffer> pending(bufs.data(), n);
-    error_code wec;
-    if (n > 0 && !write_now(down_, pending, wec)) wec = co_await write_all(down_, pending);
+    if (!wec && n > 0 && !write_now(down_, pending, wec)) wec = co_await write_all(down_, pending);
     if (wec) {
       flags_ |= kDownstreamConnectionTermination;
       finish_upstream(false);

@@ -110,6 +110,7 @@ struct Case {
   int status = 0;  // expected error_for() status; 0 = decodes
   std::string body = {};  // expected body when it decodes
   bool keep_alive = true;
+  std::string head = {};  // when set: the expected start line and forwarded fields
 };
 
 template <bool isRequest>
@@ -124,6 +125,7 @@ void check_splits(const Case& c) {
     CHECK(whole.done);
     CHECK(whole.body == c.body);
     CHECK(whole.keep_alive == c.keep_alive);
+    if (!c.head.empty()) CHECK(whole.head == c.head);
   }
   for (std::size_t cut = 1; cut < n; ++cut) {
     Outcome split = decode<isRequest>(c.bytes, {cut, n - cut}, c.head_request);
@@ -221,6 +223,44 @@ std::vector<Case> request_corpus() {
       {"truncated body", "POST / HTTP/1.1\r\n" + kHost + "content-length: 5\r\n\r\nhel", true, false, 400},
       {"truncated chunked body", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\n\r\n5\r\nhel", true, false, 400},
       {"truncated head", "GET / HTTP/1.1\r\nhost: h\r\n", true, false, 400},
+      // Security review fixes.
+      {.name = "connection never removes content-length or host",
+       .bytes = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\nConnection: content-length, HOST, x-a\r\n"
+                "x-a: 1\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n",
+       .body = "GET /admin HTTP/1.1\r\nHost: a\r\n",
+       .head = "POST / 11\nHost=a\nContent-Length=30\n"},
+      {.name = "connection never removes transfer-encoding",
+       .bytes = "POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\r\nabc\r\n0\r\n\r\n",
+       .body = "abc",
+       .head = "POST / 11\nHost=a\n"},
+      {.name = "tokens of every connection field are removed",
+       .bytes = "GET / HTTP/1.1\r\nHost: a\r\nConnection: x-secret\r\nConnection: keep-alive\r\nx-secret: 1\r\n"
+                "x-b: 2\r\nConnection: close, X-B\r\nx-c: 3\r\n\r\n",
+       .keep_alive = false,
+       .head = "GET / 11\nHost=a\nx-c=3\n"},
+      {.name = "eight connection fields naming others",
+       .bytes = "GET / HTTP/1.1\r\nHost: a\r\n" + [] {
+         std::string t;
+         for (int i = 0; i < 8; ++i) t += "Connection: x-" + std::to_string(i) + "\r\nx-" + std::to_string(i) + ": v\r\n";
+         return t;
+       }() + "\r\n",
+       .head = "GET / 11\nHost=a\n"},
+      {"nine connection fields naming others", "GET / HTTP/1.1\r\nHost: a\r\n" + [] {
+         std::string t;
+         for (int i = 0; i < 9; ++i) t += "Connection: x-" + std::to_string(i) + "\r\n";
+         return t;
+       }() + "\r\n", true, false, 400},
+      {"HTTP/1.0 with transfer-encoding chunked", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", true, false, 400},
+      {"HTTP/1.0 with transfer-encoding gzip", "POST / HTTP/1.0\r\nhost: h\r\ntransfer-encoding: gzip\r\n\r\n", true, false, 400},
+      {"16-digit zero-padded chunk size", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\n\r\n"
+       "0000000000000001\r\na\r\n0000000000000000\r\n\r\n", true, false, 0, "a"},
+      {"17-digit zero-padded chunk size", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\n\r\n"
+       "00000000000000001\r\na\r\n0\r\n\r\n", true, false, 400},
+      {"17-digit zero last chunk", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\n\r\n00000000000000000\r\n\r\n", true, false, 400},
+      {"chunk size 2^63", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\n\r\n8000000000000000\r\n", true, false, 400},
+      {"chunk size 2^64-1", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\n\r\nffffffffffffffff\r\n", true, false, 400},
+      {"host in trailer", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\n\r\n0\r\nHost: evil\r\n\r\n", true, false, 400},
   };
 }
 
@@ -256,6 +296,26 @@ std::vector<Case> response_corpus() {
       r("truncated CL body", "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nab", 400),
       r("obs-fold", "HTTP/1.1 200 OK\r\nx: a\r\n\tb\r\ncontent-length: 0\r\n\r\n", 400),
       r("bad chunk", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n", 400),
+      // Security review fixes.
+      {.name = "connection never removes a response's content-length",
+       .bytes = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: content-length\r\n\r\nhello",
+       .request = false,
+       .body = "hello",
+       .head = "200 11\nContent-Length=5\n"},
+      r("HTTP/1.0 response with transfer-encoding", "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+      r("HTTP/1.0 response with transfer-encoding gzip", "HTTP/1.0 200 OK\r\ntransfer-encoding: gzip\r\n\r\nzz", 400),
+      r("status 000", "HTTP/1.1 000 X\r\ncontent-length: 0\r\n\r\n", 400),
+      r("status 099", "HTTP/1.1 099 X\r\ncontent-length: 0\r\n\r\n", 400),
+      r("status 600", "HTTP/1.1 600 X\r\ncontent-length: 0\r\n\r\n", 400),
+      r("status 599", "HTTP/1.1 599 X\r\ncontent-length: 0\r\n\r\n"),
+      r("chunked twice in a list", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400),
+      r("chunked in two fields", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, gzip\r\ntransfer-encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n", 400),
+      r("chunked not final reads until close", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, gzip\r\n\r\nzz", 0, "zz", false),
+      r("101 is not reusable", "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n", 0, "",
+        false),
+      r("host in trailer", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nhost: x\r\n\r\n", 400),
+      r("transfer-encoding in trailer", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nTransfer-Encoding: x\r\n\r\n", 400),
   };
 }
 
@@ -369,4 +429,46 @@ TEST_CASE("each rejection answers its status", "[codec]") {
   auto e = dec.error_for(ec);
   CHECK(e.status == 501);
   CHECK(e.detail == "http1.invalid_transfer_encoding");
+}
+
+TEST_CASE("a chunk size just below 2^63 is accepted", "[codec]") {
+  RequestHeaders headers;
+  Pieces pieces;
+  RequestDecoder dec(headers, pieces, kMaxBytes, kMaxHeaders);
+  std::string req = "POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n";
+  error_code ec;
+  REQUIRE(dec.feed(req.data(), req.size(), ec) == req.size());
+  std::string body = "7fffffffffffffff\r\nab";
+  CHECK(dec.feed(body.data(), body.size(), ec) == body.size());
+  CHECK(ec == herr::error::need_more);
+  REQUIRE(pieces.size() == 1);
+  CHECK(pieces[0] == "ab");
+}
+
+TEST_CASE("the connection tokens removal keeps framing and host fields", "[codec]") {
+  RequestHeaders headers;
+  headers.append_view("Host", "a");
+  headers.append_view("Content-Length", "3");
+  headers.append_view("x-a", "1");
+  remove_connection_named(headers, "content-length, transfer-encoding, Host, x-a");
+  CHECK(headers.size() == 2);
+  CHECK(headers.get("host") == "a");
+  CHECK(headers.get("content-length") == "3");
+}
+
+TEST_CASE("a chunk size of 2^63 or more is refused at once", "[codec]") {
+  for (const char* size : {"8000000000000000", "ffffffffffffffff"}) {
+    INFO(size);
+    RequestHeaders headers;
+    Pieces pieces;
+    RequestDecoder dec(headers, pieces, kMaxBytes, kMaxHeaders);
+    std::string req = "POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n";
+    error_code ec;
+    REQUIRE(dec.feed(req.data(), req.size(), ec) == req.size());
+    std::string body = std::string(size) + "\r\nab";
+    dec.feed(body.data(), body.size(), ec);
+    CHECK(ec == herr::error::bad_chunk);
+    CHECK(pieces.empty());
+    CHECK(dec.error_for(ec).status == 400);
+  }
 }

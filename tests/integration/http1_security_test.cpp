@@ -1,0 +1,107 @@
+// HTTP/1.1 framing attacks through real sockets: a smuggling attempt never splits one
+// message into two, a faulty framing is refused before anything reaches the upstream (or
+// the client), and removing the chunked framing for an HTTP/1.0 client loses no byte.
+#include <catch2/catch.hpp>
+
+#include "integration/proxy_fixture.hpp"
+
+using namespace ferry;
+using namespace ferry::test;
+
+TEST_CASE("Connection: content-length cannot smuggle a request", "[integration][errors][http1]") {
+  FakeUpstream up;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  const std::string hidden = "GET /admin HTTP/1.1\r\nHost: a\r\n";  // 30 bytes
+  TestClient client(proxy.port());
+  client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\nConnection: content-length, host\r\n\r\n" + hidden);
+  auto r = client.read_response();
+  CHECK(r.status == 200);
+  CHECK(r.body == "ok");
+  // The pooled upstream connection is still in sync: the next request is read as such.
+  CHECK(client.request("GET", "/next", {{"host", "a"}}).status == 200);
+  auto seen = up.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].method == "POST");
+  CHECK(seen[0].header("content-length") == "30");
+  CHECK(seen[0].header("host") == "a");
+  CHECK(seen[0].body == hidden);
+  CHECK(seen[1].target == "/next");
+}
+
+TEST_CASE("Connection: content-length on a response keeps its framing", "[integration][errors][http1]") {
+  FakeUpstream up([](const SeenRequest&) {
+    FakeResponse r;
+    r.raw = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: content-length\r\n\r\nhello";
+    return r;
+  });
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  // Connection: close, so that a response that lost its length still ends (at our close).
+  TestClient client(proxy.port());
+  auto r = client.request("GET", "/", {{"host", "a"}, {"connection", "close"}});
+  CHECK(r.status == 200);
+  CHECK(r.body == "hello");
+  REQUIRE(r.header("content-length") == "5");  // (without it the kept-alive read below would hang)
+  // And on a kept-alive connection the response is framed by that length.
+  TestClient ka(proxy.port());
+  auto r2 = ka.request("GET", "/", {{"host", "a"}});
+  CHECK(r2.body == "hello");
+  CHECK(r2.keep_alive);
+  CHECK(ka.request("GET", "/", {{"host", "a"}}).body == "hello");
+}
+
+TEST_CASE("faulty HTTP/1.0 framing and status codes are refused", "[integration][errors][http1]") {
+  SECTION("an HTTP/1.0 request with transfer-encoding gets 400 and never reaches the upstream") {
+    FakeUpstream up;
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+    for (const char* req : {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                            "POST / HTTP/1.0\r\nhost: a\r\nTransfer-Encoding: gzip\r\n\r\nabc"}) {
+      INFO(req);
+      TestClient client(proxy.port());
+      client.send(req);
+      CHECK(client.read_response().status == 400);
+      CHECK(client.closed_by_peer());
+    }
+    CHECK(up.requests() == 0);
+  }
+  SECTION("such responses answer 502") {
+    FakeUpstream up([](const SeenRequest& req) {
+      FakeResponse r;
+      if (req.target == "/te10") r.raw = "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+      if (req.target == "/status099") r.raw = "HTTP/1.1 099 X\r\nContent-Length: 0\r\n\r\n";
+      if (req.target == "/status600") r.raw = "HTTP/1.1 600 X\r\nContent-Length: 0\r\n\r\n";
+      if (req.target == "/chunked2") r.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+      return r;
+    });
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+    for (const char* target : {"/te10", "/status099", "/status600", "/chunked2"}) {
+      INFO(target);
+      auto r = http_get(proxy.port(), target);
+      CHECK(r.status == 502);
+      CHECK(r.body == "upstream sent an invalid response");
+    }
+  }
+}
+
+TEST_CASE("an HTTP/1.0 client gets every byte of many small chunks", "[integration][http1]") {
+  std::string raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string expected;
+  for (int i = 0; i < 200; ++i) {
+    char c = char('a' + i % 26);
+    raw += std::string("1\r\n") + c + "\r\n";
+    expected += c;
+  }
+  raw += "0\r\n\r\n";
+  FakeUpstream up([&](const SeenRequest&) {
+    FakeResponse r;
+    r.raw = raw;  // one write: the proxy reads many chunks at once
+    return r;
+  });
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  TestClient client(proxy.port());
+  client.send("GET / HTTP/1.0\r\nHost: a\r\n\r\n");
+  auto r = client.read_response();
+  CHECK(r.status == 200);
+  CHECK(r.header("transfer-encoding").empty());
+  CHECK(r.body.size() == expected.size());
+  CHECK(r.body == expected);
+}
