@@ -29,7 +29,11 @@
 namespace ferry::session {
 
 inline constexpr std::size_t kDownstreamBufferSize = 16 * 1024;
-inline constexpr std::size_t kUpstreamBufferSize = 32 * 1024;
+/// Room for a response of up to ~128 KiB in one recv and one sendmsg. The pages are mapped on
+/// first touch, so a small response costs one page; measured on 2026-11-26 (64 KiB responses,
+/// 64 connections): 32 KiB -> 128 KiB took 10.1 -> 6.2 syscalls and 31.2 -> 23.6 us of CPU
+/// per request, with 13 B rows and idle memory (0.67 KiB per connection) unchanged.
+inline constexpr std::size_t kUpstreamBufferSize = 128 * 1024;
 inline constexpr std::size_t kSmallRegionSize = 12 * 1024;
 inline constexpr std::size_t kArenaFirstBlock = 2 * 1024;
 
