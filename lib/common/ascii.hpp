@@ -40,6 +40,27 @@ inline bool iequals_n(const char* a, const char* b, std::size_t n) noexcept {
   return same8(n - 8);  // the last eight bytes, overlapping the step before when n % 8 != 0
 }
 
+/// Whether the `lowered.size()` bytes at `s` equal `lowered` (already lower-case) ignoring ASCII
+/// case: only `s` is lowered, eight bytes per step.
+inline bool equals_lower(const char* s, std::string_view lowered) noexcept {
+  std::size_t n = lowered.size();
+  const char* l = lowered.data();
+  auto same8 = [&](std::size_t at) {
+    std::uint64_t x, y;
+    std::memcpy(&x, s + at, 8);
+    std::memcpy(&y, l + at, 8);
+    return lower8(x) == y;
+  };
+  if (n < 8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (lower(s[i]) != l[i]) return false;
+    return true;
+  }
+  for (std::size_t i = 0; i + 8 < n; i += 8)
+    if (!same8(i)) return false;
+  return same8(n - 8);
+}
+
 inline std::string to_lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = lower(c);

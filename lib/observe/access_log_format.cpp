@@ -111,7 +111,7 @@ void find_all(const HeaderMap* map, const std::vector<std::string>& names,
     for (std::uint32_t m = missing; m != 0; m &= m - 1) {
       auto i = unsigned(__builtin_ctz(m));
       // Most names differ in length: the byte compare runs rarely. The first field wins.
-      if (e.name.size() == names[i].size() && iequals(e.name, names[i])) {
+      if (e.name.size() == names[i].size() && detail::equals_lower(e.name.data(), names[i])) {
         out[i] = e.value;
         missing &= ~(1u << i);
       }
@@ -152,6 +152,27 @@ inline char* copy_small(char* p, const char* src, std::size_t n) {
     p[n - 1] = src[n - 1];
   }
   return p + n;
+}
+
+/// Decimal digits of `v` at `p`: small values (status codes, most sizes and durations)
+/// without a division loop.
+inline char* put_uint(char* p, std::uint64_t v) {
+  if (v < 10) {
+    *p = char('0' + v);
+    return p + 1;
+  }
+  if (v < 100) {
+    p[0] = char('0' + v / 10);
+    p[1] = char('0' + v % 10);
+    return p + 2;
+  }
+  if (v < 1000) {
+    p[0] = char('0' + v / 100);
+    p[1] = char('0' + v / 10 % 10);
+    p[2] = char('0' + v % 10);
+    return p + 3;
+  }
+  return std::to_chars(p, p + 20, v).ptr;
 }
 
 /// Writes a line into a std::string through a raw cursor: one capacity test per operator
@@ -406,10 +427,10 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   std::string_view original_path, forwarded_for, user_agent, request_id, service_time;
   if (s.request) {
     unsigned found = 0;  // the first field of a name wins, as in the general path
-    auto take = [&](const HeaderEntry& e, std::string_view name, unsigned bit, std::string_view& v) {
-      if (!(found & bit) && e.name.size() == name.size() && detail::iequals_n(e.name.data(), name.data(), name.size()))
-        v = e.value, found |= bit;
+    auto take = [&](const HeaderEntry& e, std::string_view lower, unsigned bit, std::string_view& v) {
+      if (!(found & bit) && detail::equals_lower(e.name.data(), lower)) v = e.value, found |= bit;
     };
+    // Told apart by length first (the switch), then one compare: most fields match no case.
     for (const auto& e : *s.request) {
       switch (e.name.size()) {
         case 10: take(e, "user-agent", 1, user_agent); break;
@@ -422,7 +443,7 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   }
   if (s.response)
     for (const auto& e : *s.response)
-      if (e.name.size() == 29 && detail::iequals_n(e.name.data(), "x-envoy-upstream-service-time", 29)) {
+      if (e.name.size() == 29 && detail::equals_lower(e.name.data(), "x-envoy-upstream-service-time")) {
         service_time = e.value;
         break;
       }
@@ -453,17 +474,17 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   *p++ = ' ';
   p = copy_small(p, or_dash(protocol).data(), or_dash(protocol).size());
   p = copy_small(p, "\" ", 2);
-  p = std::to_chars(p, p + 20, std::uint64_t(s.response_code)).ptr;
+  p = put_uint(p, std::uint64_t(s.response_code));
   *p++ = ' ';
   if (flags.empty()) *p++ = '-';
   else p = copy_small(p, flags.data(), flags.size());
   *p++ = ' ';
-  p = std::to_chars(p, p + 20, s.bytes_received).ptr;
+  p = put_uint(p, s.bytes_received);
   *p++ = ' ';
-  p = std::to_chars(p, p + 20, s.bytes_sent).ptr;
+  p = put_uint(p, s.bytes_sent);
   *p++ = ' ';
   if (s.duration_ns < 0) *p++ = '-';
-  else p = std::to_chars(p, p + 20, std::uint64_t(s.duration_ns / 1000000)).ptr;
+  else p = put_uint(p, std::uint64_t(s.duration_ns / 1000000));
   *p++ = ' ';
   service_time = or_dash(service_time);
   p = copy_small(p, service_time.data(), service_time.size());

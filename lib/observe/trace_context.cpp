@@ -53,7 +53,7 @@ bool take_b3_sampling(std::string_view s, IncomingTrace& out) noexcept {
 }
 
 bool name_is(std::string_view name, std::string_view lower) noexcept {
-  return name.size() == lower.size() && detail::iequals_n(name.data(), lower.data(), name.size());
+  return name.size() == lower.size() && detail::equals_lower(name.data(), lower);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <random>
 #include <string>
 
@@ -57,4 +58,20 @@ TEST_CASE("ascii: iequals agrees with a byte-by-byte compare at every length", "
   CHECK_FALSE(ferry::iequals("x-request-id", "x-request-ie"));
   CHECK(ferry::iequals("X-Forwarded-For", "x-forwarded-for"));
   CHECK_FALSE(ferry::iequals("content-length", "content-lengtH "));
+}
+
+TEST_CASE("ascii: equals_lower agrees with iequals against lower-case names", "[common][ascii]") {
+  std::mt19937 rng(11);
+  const std::string alphabet = "aAzZmM@[`{-_0\x80\xc1";
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  for (std::size_t len = 0; len <= 33; ++len) {
+    for (int round = 0; round < 300; ++round) {
+      std::string name, other;
+      for (std::size_t i = 0; i < len; ++i) name += char(std::tolower(static_cast<unsigned char>(alphabet[pick(rng)])));
+      for (auto c : name) other += rng() % 2 ? char(std::toupper(static_cast<unsigned char>(c))) : c;
+      if (len > 0 && rng() % 2 == 0) other[rng() % len] = alphabet[pick(rng)];
+      INFO("\"" << other << "\" vs \"" << name << "\"");
+      CHECK(ferry::detail::equals_lower(other.data(), name) == reference_iequals(other, name));
+    }
+  }
 }
