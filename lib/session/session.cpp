@@ -48,10 +48,13 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
       down_(std::move(socket)),
       timer_(worker.io()) {
   error_code ec;
-  if (!resumed) {  // a parked socket keeps its options
-    down_.set_option(tcp::no_delay(true), ec);
-    down_.non_blocking(true, ec);
-  }
+  if (!resumed) down_.non_blocking(true, ec);  // a parked socket keeps its options
+  // TCP_NODELAY waits for the second write on plain connections (see before_second_write);
+  // a TLS handshake writes several records at once, so TLS sets it now.
+  if (listener.tls && !resumed) down_.set_option(tcp::no_delay(true), ec);
+  down_nodelay_ = listener.tls != nullptr;
+  // A resumed connection may or may not have it: the next write sets it (once per wake-up).
+  down_wrote_ = resumed != nullptr;
   wake_ready_ = resumed != nullptr;
   auto ep = peer ? *peer : down_.remote_endpoint(ec);
   format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);

@@ -226,6 +226,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   tls::Connection* tls_of(const tcp::socket& s) const noexcept;
   asio::awaitable<error_code> tls_read_some(tcp::socket& s, tls::Connection& t, detail::ReadBuffer& b);
   bool tls_write_now(tls::Connection& t, std::span<asio::const_buffer>& bufs, error_code& ec);
+  void before_second_write();
   asio::awaitable<bool> tls_handshake(tcp::socket& s, tls::Connection& t);
   /// The downstream handshake, under the listener's handshake timeout.
   asio::awaitable<bool> tls_accept();
@@ -272,6 +273,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   bool idle_ = true;
   bool park_requested_ = false;
   bool parked_ = false;  ///< the socket went to the worker's parked list; nothing to close
+  bool down_wrote_ = false;    ///< the downstream socket was written to (see before_second_write)
+  bool down_nodelay_ = false;  ///< TCP_NODELAY is set on the downstream socket
   bool wake_ready_ = false;  ///< resumed from parking: the socket is readable already
   std::uint8_t idle_sweeps_ = 0;
   bool closing_ = false;

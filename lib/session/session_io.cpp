@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include <cstring>
+#include <utility>
 
 #include "session/session.hpp"
 #include "tls/client_tls.hpp"
@@ -66,6 +67,8 @@ bool Session::write_now(tcp::socket& s, std::span<asio::const_buffer>& bufs, err
   }
   if (auto* t = tls_of(s)) [[unlikely]]
     return tls_write_now(*t, bufs, ec);
+  if (&s == &down_ && !down_nodelay_) [[unlikely]]
+    before_second_write();
   for (;;) {
     while (!bufs.empty() && bufs.front().size() == 0) bufs = bufs.subspan(1);
     if (bufs.empty()) {
@@ -83,6 +86,16 @@ bool Session::write_now(tcp::socket& s, std::span<asio::const_buffer>& bufs, err
       n -= take;
     }
   }
+}
+
+// Nagle's algorithm holds a small segment back only while earlier data is unacknowledged, so
+// the first write on a connection never waits for it: TCP_NODELAY is set just before the
+// second one. A Connection: close exchange writes once and saves the setsockopt.
+void Session::before_second_write() {
+  if (!std::exchange(down_wrote_, true)) return;
+  error_code ec;
+  down_.set_option(tcp::no_delay(true), ec);
+  down_nodelay_ = true;
 }
 
 asio::awaitable<error_code> Session::write_all(tcp::socket& s, std::span<asio::const_buffer> bufs) {
