@@ -20,7 +20,6 @@ constexpr std::string_view kBasicAuthPerRoute[] = {
 
 // Entries: {name, type_url, parse, per_route_type_urls, parse_per_route}.
 const HttpFilterKind kKinds[] = {
-    {"", "", nullptr},  // placeholder so the table is never empty; never matches
     {"envoy.filters.http.rbac", "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC", parse_rbac_filter, kRbacPerRoute, parse_rbac_route},
     {"envoy.filters.http.local_ratelimit", "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", parse_local_ratelimit_filter, kLocalRateLimitPerRoute, parse_local_ratelimit_route},
     {"envoy.filters.http.cors", "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", parse_cors_filter, kCorsPerRoute, parse_cors_route},
@@ -33,7 +32,6 @@ const HttpFilterKind kKinds[] = {
 
 const HttpFilterKind* find_http_filter(std::string_view type_url, std::string_view name) {
   for (const auto& k : kKinds) {
-    if (!k.parse) continue;
     if (type_url.empty() ? k.name == name : k.type_url == type_url) return &k;
   }
   return nullptr;

@@ -12,19 +12,13 @@
 #include <atomic>
 #include <mutex>
 
+#include "common/ascii.hpp"
 #include "filters/common/filter_util.hpp"
 #include "router/matchers.hpp"
 
 namespace ferry::filters {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  return out;
-}
 
 // Framing and connection-level fields: never copied between messages.
 bool is_hop_or_framing(std::string_view lname) {
@@ -149,13 +143,13 @@ class ExtAuthzFilter final : public Filter {
     out.path = c.path_prefix + std::string(req.path());
     out.authority = std::string(req.authority());
     for (const auto& e : req) {
-      auto lname = lower(e.name);
+      auto lname = ferry::detail::to_lower(e.name);
       if (lname == "host" || is_hop_or_framing(lname)) continue;
       if (lname == "authorization" || state_->allowed_headers.any(lname))
         out.headers.emplace_back(std::move(lname), std::string(e.value));
     }
     for (const auto& [key, value] : c.headers_to_add) {
-      auto lkey = lower(key);
+      auto lkey = ferry::detail::to_lower(key);
       std::erase_if(out.headers, [&](const auto& h) { return h.first == lkey; });
       out.headers.emplace_back(std::move(lkey), value);
     }
@@ -194,7 +188,7 @@ class ExtAuthzFilter final : public Filter {
       while (!list.empty()) {
         auto comma = list.find(',');
         auto item = detail::trim(list.substr(0, comma));
-        if (!item.empty() && !iequals(item, "host")) req.remove(lower(item));
+        if (!item.empty() && !iequals(item, "host")) req.remove(ferry::detail::to_lower(item));
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
       }
     }

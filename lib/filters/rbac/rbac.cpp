@@ -13,7 +13,8 @@ using detail::RbacEngine;
 struct Engines {
   std::optional<RbacEngine> enforced;
   std::optional<RbacEngine> shadow;
-  std::string shadow_prefix;  // for the dynamic metadata keys
+  // Envoy's dynamic metadata keys for the shadow result, built once (prefix + name).
+  std::string shadow_result_key, shadow_policy_key;
 };
 
 struct RbacCounters {
@@ -36,7 +37,8 @@ Engines compile(const RbacConfig& config) {
   Engines e;
   if (config.rules) e.enforced = RbacEngine::compile(*config.rules, "rules", problems);
   if (config.shadow_rules) e.shadow = RbacEngine::compile(*config.shadow_rules, "shadow_rules", problems);
-  e.shadow_prefix = config.shadow_rules_stat_prefix;
+  e.shadow_result_key = config.shadow_rules_stat_prefix + "shadow_engine_result";
+  e.shadow_policy_key = config.shadow_rules_stat_prefix + "shadow_effective_policy_id";
   if (!problems.empty()) throw ConfigError(std::move(problems));
   return e;
 }
@@ -54,11 +56,10 @@ class RbacFilter final : public Filter {
       auto d = engines->shadow->evaluate(req, ctx);
       (d.allowed ? counters.shadow_allowed : counters.shadow_denied).inc();
       // Envoy's dynamic metadata for access logs and later filters.
-      const auto& prefix = engines->shadow_prefix;
-      ctx.set_dynamic_metadata(kRbacFilterName, prefix + "shadow_engine_result",
+      ctx.set_dynamic_metadata(kRbacFilterName, engines->shadow_result_key,
                                d.allowed ? "\"allowed\"" : "\"denied\"");
       if (d.policy)
-        ctx.set_dynamic_metadata(kRbacFilterName, prefix + "shadow_effective_policy_id", "\"" + *d.policy + "\"");
+        ctx.set_dynamic_metadata(kRbacFilterName, engines->shadow_policy_key, "\"" + *d.policy + "\"");
     }
     if (!engines->enforced) return FilterStatus::Continue;  // no rules: allowed by default
     auto d = engines->enforced->evaluate(req, ctx);
