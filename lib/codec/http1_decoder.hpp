@@ -80,7 +80,6 @@ class Decoder {
   const Pieces& pieces() const noexcept { return pieces_; }
   /// The rejection to send for `ec` (a decode failure).
   DecodeError error_for(const error_code& ec) const;
-  bool too_many_headers() const noexcept { return too_many_; }
   /// Keeps x-envoy-* request headers (an internal client); they are dropped by default.
   void keep_envoy_headers(bool keep) noexcept { keep_envoy_ = keep; }
   /// The message has no body whatever its head says (a response to HEAD). Before feed().

@@ -7,11 +7,6 @@
 
 namespace ferry {
 
-namespace {
-
-using detail::lower;
-}  // namespace
-
 bool iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && detail::iequals_n(a.data(), b.data(), a.size());
 }

@@ -84,12 +84,7 @@ std::string_view pseudo_header(const RequestHeaders* req, Op::Pseudo p) {
   }
 }
 
-std::string_view header(const HeaderMap* map, std::string_view name) {
-  if (!map) return {};
-  for (const auto& e : *map)
-    if (e.name.size() == name.size() && iequals(e.name, name)) return e.value;
-  return {};
-}
+std::string_view header(const HeaderMap* map, std::string_view name) { return map ? map->get(name) : std::string_view{}; }
 
 /// The values of a format's %REQ%/%RESP% headers, found in one pass over each map instead
 /// of one pass per operator.

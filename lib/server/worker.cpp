@@ -268,6 +268,7 @@ void Worker::trim_free_buffers() noexcept {
 
 void Worker::housekeeping() {
   for (auto* s = sessions_; s; s = s->next) s->on_sweep();
+  trim_free_buffers();  // first, so that what it frees counts toward this sweep's trim
   // Buffers given back by many parked connections leave holes in the heap that malloc
   // keeps; hand those pages back so idle connections cost almost nothing.
   if (freed_since_trim_ >= kTrimThreshold) {
@@ -276,7 +277,6 @@ void Worker::housekeeping() {
     ::malloc_trim(0);
 #endif
   }
-  trim_free_buffers();
   auto now = std::chrono::steady_clock::now();
   close_idle_parked(now);
   // Closes upstream connections idle longer than their cluster's idle_timeout.

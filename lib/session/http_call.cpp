@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "codec/http1_decoder.hpp"
+#include "common/ascii.hpp"
 #include "common/arena.hpp"
 #include "common/log.hpp"
 #include "server/worker.hpp"
@@ -46,12 +47,6 @@ bool is_target(std::string_view s) {
   for (unsigned char c : s)
     if (c <= 0x20 || c == 0x7f) return false;
   return true;
-}
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  return out;
 }
 bool body_expected(std::string_view method) { return method == "POST" || method == "PUT" || method == "PATCH"; }
 
@@ -338,7 +333,7 @@ asio::awaitable<bool> UpstreamCall::attempt(upstream::HostPool& host, HttpCallRe
         have_head = true;
         out.status = status;
         if (spec_.done)
-          for (const auto& e : headers.entries()) out.headers.emplace_back(lower(e.name), std::string(e.value));
+          for (const auto& e : headers.entries()) out.headers.emplace_back(ferry::detail::to_lower(e.name), std::string(e.value));
       }
       for (auto piece : pieces) {
         if (!spec_.done) continue;
@@ -370,11 +365,8 @@ asio::awaitable<bool> UpstreamCall::attempt(upstream::HostPool& host, HttpCallRe
       if (ec == asio::error::eof && have_head && ended_ == Ended::no) {
         error_code eof_ec;
         dec->feed_eof(eof_ec);  // a body that ends at close
-        if (!eof_ec && dec->is_done()) {
-          for (auto piece : pieces)
-            if (spec_.done && out.body.size() + piece.size() <= kMaxBody) out.body.append(piece);
-          co_return true;
-        }
+        // feed_eof() decodes nothing new: the body's bytes were taken (and capped) above.
+        if (!eof_ec && dec->is_done()) co_return true;
       }
       stale = reused && !received && ended_ == Ended::no;
       fail(out, "connection to " + host.address() + " ended before the answer did", ec);
