@@ -10,26 +10,15 @@
 #include <string>
 #include <string_view>
 
+#include "observe/otlp_json.hpp"
+
 namespace ferry::admin {
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal (the escaper shared with the OTLP encoder: control
+/// characters escaped, invalid UTF-8 replaced, so the output is always valid JSON).
 inline void json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
+  observe::append_json_text(s, out);
   out += '"';
 }
 
