@@ -2,11 +2,10 @@
 // ferry::filters::BasicAuthConfig / BasicAuthPerRoute (include/ferry/filters/basic_auth.hpp).
 #include <ferry/filters/basic_auth.hpp>
 
-#include <fstream>
-#include <sstream>
 
 #include "config/http_filters.hpp"
 #include "config/parse.hpp"
+#include "config/parse_filter_util.hpp"
 
 namespace ferry::config::detail {
 
@@ -17,31 +16,10 @@ constexpr std::string_view kPerRouteType =
     "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuthPerRoute";
 constexpr std::string_view kFields[] = {"@type", "users", "forward_username_header", "authentication_header"};
 constexpr std::string_view kPerRouteFields[] = {"@type", "users"};
-constexpr std::string_view kSourceFields[] = {"inline_string", "filename"};
-constexpr std::string_view kSourceNotYet[] = {"inline_bytes", "environment_variable", "watched_directory"};
 
 // The users DataSource, checked line by line; problems at `f`.
 std::optional<std::string> read_users(Context& ctx, const Field& f) {
-  Object o(ctx, f, {kSourceFields, kSourceNotYet});
-  if (!o.ok()) return std::nullopt;
-  bool has_inline = bool(o.get("inline_string")), has_file = bool(o.get("filename"));
-  if (has_inline == has_file) {
-    ctx.problem(f, "a data source needs exactly one of \"inline_string\" and \"filename\"");
-    return std::nullopt;
-  }
-  std::optional<std::string> text;
-  if (has_inline) {
-    text = read_string(ctx, o.get("inline_string"));
-  } else if (auto name = read_string(ctx, o.get("filename"))) {
-    std::ifstream in(*name, std::ios::binary);
-    if (!in) {
-      ctx.problem(o.get("filename"), "cannot read the file " + in_quotes(*name));
-      return std::nullopt;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    text = s.str();
-  }
+  auto text = read_data_source(ctx, f);
   if (!text) return std::nullopt;
   auto problems = filters::check_htpasswd(*text);
   for (auto& p : problems) ctx.problem(f, std::move(p));

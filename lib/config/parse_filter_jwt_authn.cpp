@@ -4,11 +4,10 @@
 // problems come back at the same paths under the typed_config.
 #include <ferry/filters/jwt_authn.hpp>
 
-#include <fstream>
-#include <sstream>
 
 #include "config/http_filters.hpp"
 #include "config/parse.hpp"
+#include "config/parse_filter_util.hpp"
 
 namespace ferry::config::detail {
 
@@ -34,8 +33,6 @@ constexpr std::string_view kProviderNotYet[] = {
 constexpr std::string_view kRemoteFields[] = {"http_uri", "cache_duration"};
 constexpr std::string_view kRemoteNotYet[] = {"async_fetch", "retry_policy"};
 constexpr std::string_view kHttpUriFields[] = {"uri", "cluster", "timeout"};
-constexpr std::string_view kDataSourceFields[] = {"inline_string", "filename"};
-constexpr std::string_view kDataSourceNotYet[] = {"inline_bytes", "environment_variable", "watched_directory"};
 constexpr std::string_view kJwtHeaderFields[] = {"name", "value_prefix"};
 constexpr std::string_view kClaimFields[] = {"header_name", "claim_name"};
 constexpr std::string_view kRuleFields[] = {"match", "requires", "requirement_name"};
@@ -71,27 +68,6 @@ std::vector<std::string_view> cases_set(Context& ctx, const Object& o, std::span
   return set;
 }
 
-// core.v3.DataSource: inline_string, or a file read now (on the loading thread).
-std::optional<std::string> read_source(Context& ctx, const Field& f) {
-  Object o(ctx, f, {kDataSourceFields, kDataSourceNotYet});
-  if (!o.ok()) return std::nullopt;
-  auto set = cases_set(ctx, o, kDataSourceFields, "a data source");
-  if (set.empty()) {
-    ctx.problem(f, "a data source needs \"inline_string\" or \"filename\"");
-    return std::nullopt;
-  }
-  if (set[0] == "inline_string") return read_string(ctx, o.get("inline_string"));
-  auto name = read_string(ctx, o.get("filename"));
-  if (!name) return std::nullopt;
-  std::ifstream in(*name, std::ios::binary);
-  if (!in) {
-    ctx.problem(o.get("filename"), "cannot read the file " + in_quotes(*name));
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void read_remote(Context& ctx, const Field& f, filters::RemoteJwks& r) {
   Object o(ctx, f, {kRemoteFields, kRemoteNotYet});
@@ -118,7 +94,7 @@ JwtProvider read_provider(Context& ctx, const Field& f) {
   for (auto which : set) {
     if (which == "remote_jwks") read_remote(ctx, o.get("remote_jwks"), p.remote_jwks.emplace());
     // An unreadable source keeps an empty document, so the JWKS check stays quiet about it.
-    if (which == "local_jwks") p.local_jwks = read_source(ctx, o.get("local_jwks")).value_or("");
+    if (which == "local_jwks") p.local_jwks = read_data_source(ctx, o.get("local_jwks")).value_or("");
   }
   set_if(read_bool(ctx, o.get("forward")), p.forward);
   for_each(ctx, o.get("from_headers"), [&](const Field& item) {

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,35 @@ inline std::optional<std::uint32_t> read_runtime_fraction(Context& ctx, const Fi
   auto denominator = read_enum(ctx, frac.get("denominator"), kDenominators).value_or("HUNDRED");
   std::uint64_t scale = denominator == "MILLION" ? 1 : denominator == "TEN_THOUSAND" ? 100 : 10000;
   return std::uint32_t(std::min<std::uint64_t>(numerator * scale, 1'000'000));
+}
+
+/// core.v3.DataSource: inline_string, or a file read now (on the loading thread). The other
+/// cases are "not yet" problems.
+inline std::optional<std::string> read_data_source(Context& ctx, const Field& f) {
+  static constexpr std::string_view kFields[] = {"inline_string", "filename"};
+  static constexpr std::string_view kNotYet[] = {"inline_bytes", "environment_variable", "watched_directory"};
+  Object o(ctx, f, {kFields, kNotYet});
+  if (!o.ok()) return std::nullopt;
+  bool has_inline = bool(o.get("inline_string")), has_file = bool(o.get("filename"));
+  if (has_inline && has_file) {
+    ctx.problem(f, "\"inline_string\" and \"filename\" are both set; a data source takes exactly one");
+    return std::nullopt;
+  }
+  if (!has_inline && !has_file) {
+    ctx.problem(f, "a data source needs \"inline_string\" or \"filename\"");
+    return std::nullopt;
+  }
+  if (has_inline) return read_string(ctx, o.get("inline_string"));
+  auto name = read_string(ctx, o.get("filename"));
+  if (!name) return std::nullopt;
+  std::ifstream in(*name, std::ios::binary);
+  if (!in) {
+    ctx.problem(o.get("filename"), "cannot read the file " + in_quotes(*name));
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 /// core.v3.CidrRange as "prefix/len"; nullopt (reported) when invalid.

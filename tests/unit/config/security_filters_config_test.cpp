@@ -157,3 +157,18 @@ TEST_CASE("cors config: the filter takes no fields, policies are checked per rou
   REQUIRE_PROBLEM(p, at + ".max_age: expected a string");
   REQUIRE_PROBLEM(p, at + ": unknown field \"allow_origin\"");
 }
+
+TEST_CASE("basic_auth and jwt_authn data sources: problems at exact paths", "[unit][config][filters]") {
+  // One DataSource reader serves both filters (and reports like direct_response bodies).
+  const std::string kBasic = "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth";
+  const std::string kJwt = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
+  auto p = problems_of(doc(filter("envoy.filters.http.basic_auth", kBasic,
+                                  R"("users": {"inline_string": "a:{SHA}x", "filename": "/tmp/u"})") +
+                           "," +
+                           filter("envoy.filters.http.jwt_authn", kJwt,
+                                  R"("providers": {"p": {"issuer": "i", "local_jwks": {"filename": "/no/such/jwks"}}})")));
+  REQUIRE_PROBLEM(p, kFilters + "[0].typed_config.users: \"inline_string\" and \"filename\" are both set; a data "
+                                "source takes exactly one");
+  REQUIRE_PROBLEM(p, kFilters + "[1].typed_config.providers[\"p\"].local_jwks.filename: cannot read the file "
+                                "\"/no/such/jwks\"");
+}
