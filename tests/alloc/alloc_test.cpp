@@ -43,6 +43,8 @@
 #include <vector>
 
 #include <ferry/config.hpp>
+#include <ferry/filters/local_ratelimit.hpp>
+#include <ferry/filters/rbac.hpp>
 
 #include "integration/proxy_fixture.hpp"
 
@@ -514,6 +516,24 @@ TEST_CASE("tracing on, requests not sampled: propagation stays within the alloca
   http.tracing->random_sampling = 0;
   report_and_check("one connection, tracing at 0% sampling, one-write upstream",
                    measure(Upstream::one_write, {}, 200, 1000, 1, Compose::code, http));
+}
+
+// RBAC and local rate limit count every request into the Server's store through counters
+// registered by the first stream (no `stats` given, as when loaded from Envoy config): per
+// request only the two filter instances are allocated, the counters add nothing.
+TEST_CASE("rbac and local rate limit counting into the server's stats allocate only their instances",
+          "[alloc]") {
+  filters::RbacConfig rbac;
+  rbac.rules = filters::RbacRules{};
+  rbac.rules->policies["all"] = {{filters::RbacPermission{}}, {filters::RbacPrincipal{}}};
+  filters::LocalRateLimitConfig rl;
+  rl.token_bucket = filters::TokenBucket{1'000'000, 1'000'000, Duration(1000)};
+  FilterChain chain;
+  chain.add_factory(filters::rbac_filter(rbac)).add_factory(filters::local_ratelimit_filter(rl));
+  auto m = measure(Upstream::one_write, std::move(chain), 200, 1000);
+  INFO("worker allocations per request with the two filters: " << m.per_request);
+  CHECK(m.op_new_per_request >= 2);
+  if (FERRY_ALLOC_COUNT_C) CHECK(m.per_request <= 2 + kHousekeepingAllowance);
 }
 
 }  // namespace ferry::test

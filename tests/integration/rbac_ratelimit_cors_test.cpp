@@ -358,3 +358,114 @@ TEST_CASE("cors over sockets: preflights answered locally or forwarded, actual r
   CHECK(other.body == "OPTIONS");
   CHECK(other.header("access-control-allow-origin").empty());
 }
+
+// Filters loaded from Envoy config count into the Server's store under Envoy's names (they
+// learn the store and the HCM's stat_prefix from their first stream).
+namespace {
+
+std::uint64_t counter(Server& server, const std::string& name) {
+  return server.stats().counter_value(name).value_or(0);
+}
+
+std::string backend_cluster(std::uint16_t port) {
+  return R"(, "clusters": [{"name": "b", "connect_timeout": "1s", "load_assignment": {
+      "cluster_name": "b", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+      "address": "127.0.0.1", "port_value": )" + std::to_string(port) + "}}}}]}]}}]";
+}
+
+}  // namespace
+
+TEST_CASE("rbac from Envoy config counts allowed and denied and shadow results under http.<prefix>.rbac",
+          "[integration][rbac][stats]") {
+  // Enforced: only GET. Shadow (counted under its own prefix, never enforced): only /v2.
+  const std::string rbac = R"({"name": "envoy.filters.http.rbac", "typed_config": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+    "rules": {"action": "ALLOW", "policies": {
+      "reads": {"permissions": [{"header": {"name": ":method", "string_match": {"exact": "GET"}}}],
+                "principals": [{"any": true}]}}},
+    "shadow_rules": {"action": "ALLOW", "policies": {
+      "v2": {"permissions": [{"url_path": {"path": {"prefix": "/v2/"}}}], "principals": [{"any": true}]}}},
+    "shadow_rules_stat_prefix": "dry_"}})";
+  const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [
+    {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]})";
+  auto loaded = config::load_string(hcm_doc(rbac, vhost));
+  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
+  REQUIRE(loaded.ok());
+  Server server(ServerOptions{.workers = 2, .drain_timeout = 2s});
+  config::apply(*loaded.bootstrap, server);
+  server.start();
+  // Fresh connections: both workers' first streams register (one block for the pair).
+  CHECK(http_get(server.listener_port(0), "/v1/a").status == 200);
+  CHECK(http_get(server.listener_port(0), "/v2/a").status == 200);
+  CHECK(http_get(server.listener_port(0), "/v2/b").status == 200);
+  {
+    TestClient c(server.listener_port(0));
+    CHECK(c.request("POST", "/v2/a", {{"Host", "h"}}).status == 403);
+    CHECK(c.request("DELETE", "/v1/a", {{"Host", "h"}}).status == 403);
+  }
+  CHECK(counter(server, "http.t.rbac.allowed") == 3);
+  CHECK(counter(server, "http.t.rbac.denied") == 2);
+  CHECK(counter(server, "http.t.rbac.dry_shadow_allowed") == 3);
+  CHECK(counter(server, "http.t.rbac.dry_shadow_denied") == 2);
+  CHECK_FALSE(server.stats().counter_value("http.t.rbac.shadow_allowed"));  // the prefix applies
+  server.stop();
+  server.wait();
+}
+
+TEST_CASE("local rate limit from Envoy config counts under <stat_prefix>.http_local_rate_limit",
+          "[integration][ratelimit][stats]") {
+  const std::string rl = R"({"name": "envoy.filters.http.local_ratelimit", "typed_config": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+    "stat_prefix": "edge_rl", "token_bucket": {"max_tokens": 2, "fill_interval": "60s"},
+    "filter_enabled": {"default_value": {"numerator": 100}},
+    "filter_enforced": {"default_value": {"numerator": 100}}}})";
+  FakeUpstream up([](const SeenRequest&) { return FakeResponse{200, {}, "up"}; });
+  const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "b"}}]})";
+  auto loaded = config::load_string(hcm_doc(rl, vhost, backend_cluster(up.port())));
+  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
+  REQUIRE(loaded.ok());
+  Server server(ServerOptions{.workers = 2, .drain_timeout = 2s});
+  config::apply(*loaded.bootstrap, server);
+  server.start();
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 5; ++i) (http_get(server.listener_port(0), "/x").status == 200 ? ok : limited)++;
+  CHECK(ok == 2);
+  CHECK(limited == 3);
+  CHECK(counter(server, "edge_rl.http_local_rate_limit.enabled") == 5);
+  CHECK(counter(server, "edge_rl.http_local_rate_limit.ok") == 2);
+  CHECK(counter(server, "edge_rl.http_local_rate_limit.rate_limited") == 3);
+  CHECK(counter(server, "edge_rl.http_local_rate_limit.enforced") == 3);
+  CHECK_FALSE(server.stats().counter_value("http.t.edge_rl.http_local_rate_limit.enabled"));  // not under the HCM
+  server.stop();
+  server.wait();
+}
+
+TEST_CASE("cors from Envoy config counts valid and invalid origins under http.<prefix>.cors",
+          "[integration][cors][stats]") {
+  const std::string cors = R"({"name": "envoy.filters.http.cors", "typed_config": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}})";
+  const std::string vhost = R"({"name": "v", "domains": ["*"], "typed_per_filter_config": {"envoy.filters.http.cors": {
+      "@type": "type.googleapis.com/envoy.config.route.v3.CorsPolicy",
+      "allow_origin_string_match": [{"exact": "https://app.example"}], "allow_methods": "GET, PUT"}},
+    "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]})";
+  auto loaded = config::load_string(hcm_doc(cors, vhost));
+  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
+  REQUIRE(loaded.ok());
+  Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
+  config::apply(*loaded.bootstrap, server);
+  server.start();
+  {
+    TestClient c(server.listener_port(0));
+    auto pre = c.request("OPTIONS", "/a", {{"Host", "h"}, {"origin", "https://app.example"},
+                                           {"access-control-request-method", "PUT"}});
+    CHECK(pre.header("access-control-allow-origin") == "https://app.example");
+    CHECK(c.request("GET", "/a", {{"Host", "h"}, {"origin", "https://app.example"}}).status == 200);
+    auto foreign = c.request("GET", "/a", {{"Host", "h"}, {"origin", "https://evil.example"}});
+    CHECK(foreign.header("access-control-allow-origin").empty());
+    CHECK(c.request("GET", "/a", {{"Host", "h"}}).status == 200);  // no Origin: not a CORS request
+  }
+  CHECK(counter(server, "http.t.cors.origin_valid") == 2);
+  CHECK(counter(server, "http.t.cors.origin_invalid") == 1);
+  server.stop();
+  server.wait();
+}

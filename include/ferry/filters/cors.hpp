@@ -48,9 +48,11 @@ struct CorsConfig {
   /// A policy for requests whose route and virtual host have none. Envoy's Cors filter
   /// message has no fields (policies live on routes); this exists for code users.
   std::optional<CorsPolicy> default_policy{};
-  /// Counters http.<stat_prefix>.cors.origin_valid / origin_invalid. Null: not counted.
+  /// Counters http.<stat_prefix>.cors.origin_valid / origin_invalid. Null (as from Envoy
+  /// config): the Server's store under the listener's HCM stat_prefix, registered on the
+  /// first stream; set: this store under `stat_prefix` below.
   Stats* stats = nullptr;
-  std::string stat_prefix = "ingress_http";
+  std::string stat_prefix = "ingress_http";  ///< used only with `stats`
 };
 
 /// The filter. Throws ConfigError for a bad regex in the default policy.

@@ -90,7 +90,8 @@ struct LocalRateLimitConfig {
   std::vector<RateLimitPolicy> rate_limits{};
   /// Take from the default bucket also when a descriptor bucket matched (Envoy's default).
   bool always_consume_default_token_bucket = true;
-  /// Where the counters go; null: not counted.
+  /// Where the counters go; null (as from Envoy config): the Server's store, registered on
+  /// the first stream (a per-route config counts under its own stat_prefix).
   Stats* stats = nullptr;
   /// Monotonic time source (tests inject a manual clock); empty: steady_clock.
   std::function<std::chrono::nanoseconds()> clock{};

@@ -104,10 +104,12 @@ struct RbacConfig {
   std::optional<RbacRules> shadow_rules{};
   std::string shadow_rules_stat_prefix{};
   /// Counters http.<stat_prefix>.rbac.<rules_stat_prefix>{allowed,denied,logged,not_logged}
-  /// and http.<stat_prefix>.rbac.<shadow_rules_stat_prefix>{shadow_allowed,shadow_denied};
-  /// stat_prefix is the HTTP connection manager's. Null: not counted.
+  /// and http.<stat_prefix>.rbac.<shadow_rules_stat_prefix>{shadow_allowed,shadow_denied},
+  /// where stat_prefix is the HTTP connection manager's. Null (as from Envoy config): the
+  /// Server's store under the listener's HCM stat_prefix, registered on the first stream;
+  /// set: this store under `stat_prefix` below.
   Stats* stats = nullptr;
-  std::string stat_prefix = "ingress_http";
+  std::string stat_prefix = "ingress_http";  ///< used only with `stats`
 };
 
 /// The listener-level filter. Throws ConfigError (bad regex or CIDR, empty sets).

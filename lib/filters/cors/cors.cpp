@@ -3,6 +3,7 @@
 
 #include <ferry/filter.hpp>
 
+#include "filters/common/filter_counters.hpp"
 #include "filters/common/filter_util.hpp"
 #include "router/matchers.hpp"
 
@@ -44,9 +45,19 @@ class CorsRoute final : public RouteFilterConfig {
   CompiledPolicy compiled;
 };
 
+struct CorsCounters {
+  Counter origin_valid, origin_invalid;
+};
+
+// http.<HCM stat_prefix>.cors.{origin_valid,origin_invalid}, as Envoy names them.
+CorsCounters make_counters(Stats& s, std::string_view hcm_prefix) {
+  std::string p = "http." + std::string(hcm_prefix) + ".cors.";
+  return {s.counter(p + "origin_valid"), s.counter(p + "origin_invalid")};
+}
+
 struct CorsState {
   std::optional<CompiledPolicy> default_policy;
-  Counter origin_valid, origin_invalid;
+  detail::FilterCounters<CorsCounters> counters{detail::CounterScope::connection_manager, make_counters};
 };
 
 class CorsFilter final : public Filter {
@@ -64,7 +75,8 @@ class CorsFilter final : public Filter {
     std::string_view origin = req.get("origin");
     if (origin.empty()) return FilterStatus::Continue;
     bool allowed = policy_->origin_allowed(origin);
-    (allowed ? state_->origin_valid : state_->origin_invalid).inc();
+    const auto& counters = state_->counters.get(ctx);
+    (allowed ? counters.origin_valid : counters.origin_invalid).inc();
     if (!enabled) return FilterStatus::Continue;  // shadow mode: counted only
     if (allowed) origin_ = origin;  // a view into the request head, valid for the stream
     cors_request_ = true;
@@ -131,11 +143,7 @@ std::vector<ConfigProblem> check_cors_policy(const CorsPolicy& policy) {
 FilterFactory cors_filter(const CorsConfig& config) {
   auto state = std::make_shared<CorsState>();
   if (config.default_policy) state->default_policy = compile(*config.default_policy);
-  if (config.stats) {
-    std::string p = "http." + config.stat_prefix + ".cors.";
-    state->origin_valid = config.stats->counter(p + "origin_valid");
-    state->origin_invalid = config.stats->counter(p + "origin_invalid");
-  }
+  if (config.stats) state->counters.pin(*config.stats, config.stat_prefix);
   std::shared_ptr<const CorsState> shared = std::move(state);
   return [shared]() -> FilterPtr { return std::make_unique<CorsFilter>(shared.get()); };
 }

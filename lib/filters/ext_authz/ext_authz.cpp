@@ -9,10 +9,8 @@
 #include <ferry/filter.hpp>
 #include <ferry/stats.hpp>
 
-#include <atomic>
-#include <mutex>
-
 #include "common/ascii.hpp"
+#include "filters/common/filter_counters.hpp"
 #include "filters/common/filter_util.hpp"
 #include "router/matchers.hpp"
 
@@ -52,44 +50,21 @@ struct Counters {
   Counter ok, denied, error, failure_mode_allowed, disabled;
 };
 
-// Counters per (stats store, HCM stat_prefix): registered on the first stream that needs
-// them, then found with one acquire load and a short list walk (no lock per request).
-struct CounterEntry {
-  const Stats* stats;
-  std::string prefix;
-  Counters counters;
-  const CounterEntry* next;
-};
-
 struct State {
   ExtAuthzConfig config;
   Matchers allowed_headers, upstream, upstream_append, client, client_on_success;
   bool client_default = true;  ///< allowed_client_headers unset: all but Host and framing
 
-  mutable std::mutex mutex;  ///< registration only
-  mutable std::atomic<const CounterEntry*> counters{nullptr};
-  mutable std::vector<std::unique_ptr<CounterEntry>> owned;
+  /// Per (stats store, HCM stat_prefix), registered by the first stream of each.
+  detail::FilterCounters<Counters> counters{detail::CounterScope::connection_manager,
+                                            [this](Stats& s, std::string_view p) { return make_counters(s, p); }};
 
-  const Counters* counters_for(StreamContext& ctx) const {
-    Stats* stats = ctx.stats();
-    if (!stats) return nullptr;
-    auto prefix = ctx.stat_prefix();
-    for (auto* e = counters.load(std::memory_order_acquire); e; e = e->next)
-      if (e->stats == stats && e->prefix == prefix) return &e->counters;
-    std::lock_guard lock(mutex);
-    for (auto* e = counters.load(std::memory_order_acquire); e; e = e->next)
-      if (e->stats == stats && e->prefix == prefix) return &e->counters;
-    std::string base = "http." + std::string(prefix) + ".ext_authz.";
+  // http.<HCM stat_prefix>.ext_authz.[<stat_prefix>.]*
+  Counters make_counters(Stats& s, std::string_view hcm_prefix) const {
+    std::string base = "http." + std::string(hcm_prefix) + ".ext_authz.";
     if (!config.stat_prefix.empty()) base += config.stat_prefix + ".";
-    auto entry = std::make_unique<CounterEntry>(CounterEntry{
-        stats, std::string(prefix),
-        Counters{stats->counter(base + "ok"), stats->counter(base + "denied"), stats->counter(base + "error"),
-                 stats->counter(base + "failure_mode_allowed"), stats->counter(base + "disabled")},
-        counters.load(std::memory_order_relaxed)});
-    const CounterEntry* raw = entry.get();
-    owned.push_back(std::move(entry));
-    counters.store(raw, std::memory_order_release);
-    return &raw->counters;
+    return {s.counter(base + "ok"), s.counter(base + "denied"), s.counter(base + "error"),
+            s.counter(base + "failure_mode_allowed"), s.counter(base + "disabled")};
   }
 
   bool client_header_allowed(std::string_view lname) const {
@@ -99,19 +74,15 @@ struct State {
   }
 };
 
-void bump(const Counter* c) {
-  if (c) c->inc();
-}
-
 class ExtAuthzFilter final : public Filter {
  public:
   explicit ExtAuthzFilter(std::shared_ptr<const State> state) : state_(std::move(state)) {}
 
   FilterStatus on_request_headers(RequestHeaders& req, bool, StreamContext& ctx) override {
-    counters_ = state_->counters_for(ctx);
+    counters_ = &state_->counters.get(ctx);
     if (const auto* route = dynamic_cast<const ExtAuthzPerRoute*>(ctx.route_filter_config(kExtAuthzFilterName));
         route && route->disabled) {
-      bump(counters_ ? &counters_->disabled : nullptr);
+      counters_->disabled.inc();
       return FilterStatus::Continue;
     }
     auto resumer = ctx.pause();
@@ -160,14 +131,14 @@ class ExtAuthzFilter final : public Filter {
   FilterStatus on_answer(const HttpCallResponse& answer, RequestHeaders& req, StreamContext& ctx) {
     if (answer.status == 0 || answer.status >= 500) return on_error(req, ctx);
     if (answer.status != 200) {
-      bump(counters_ ? &counters_->denied : nullptr);
+      counters_->denied.inc();
       replace_client_headers_ = true;
       for (const auto& [name, value] : answer.headers)
         if (state_->client_header_allowed(name)) client_headers_.emplace_back(name, value);
       ctx.send_local_reply(answer.status, answer.body);
       return FilterStatus::Stop;
     }
-    bump(counters_ ? &counters_->ok : nullptr);
+    counters_->ok.inc();
     // Upstream headers: replaced ones first (every field of the name goes), then appended.
     std::vector<std::string> replaced;
     for (const auto& [name, value] : answer.headers) {
@@ -196,9 +167,9 @@ class ExtAuthzFilter final : public Filter {
   }
 
   FilterStatus on_error(RequestHeaders& req, StreamContext& ctx) {
-    bump(counters_ ? &counters_->error : nullptr);
+    counters_->error.inc();
     if (state_->config.failure_mode_allow) {
-      bump(counters_ ? &counters_->failure_mode_allowed : nullptr);
+      counters_->failure_mode_allowed.inc();
       if (state_->config.failure_mode_allow_header_add) req.set("x-envoy-auth-failure-mode-allowed", "true");
       return FilterStatus::Continue;
     }
@@ -207,7 +178,7 @@ class ExtAuthzFilter final : public Filter {
   }
 
   std::shared_ptr<const State> state_;
-  const Counters* counters_ = nullptr;
+  const Counters* counters_ = nullptr;  ///< set by on_request_headers
   /// Headers for the client's response: the denial's (replacing the local reply's own) or
   /// allowed_client_headers_on_success (added).
   std::vector<std::pair<std::string, std::string>> client_headers_;

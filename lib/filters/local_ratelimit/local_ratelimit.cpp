@@ -6,6 +6,7 @@
 
 #include <ferry/filter.hpp>
 
+#include "filters/common/filter_counters.hpp"
 #include "filters/common/filter_util.hpp"
 #include "filters/local_ratelimit/token_bucket.hpp"
 
@@ -22,6 +23,17 @@ std::int64_t steady_now() {
       .count();
 }
 
+struct RateLimitCounters {
+  Counter enabled, ok, rate_limited, enforced;
+};
+
+// <stat_prefix>.http_local_rate_limit.*, Envoy's layout: the filter's own stat_prefix at the
+// root of the store, not under the HCM's.
+RateLimitCounters make_counters(Stats& s, const std::string& stat_prefix) {
+  std::string p = stat_prefix + ".http_local_rate_limit.";
+  return {s.counter(p + "enabled"), s.counter(p + "ok"), s.counter(p + "rate_limited"), s.counter(p + "enforced")};
+}
+
 // Everything one config needs at request time; shared by all workers.
 struct Limiter {
   struct Descriptor {
@@ -32,11 +44,14 @@ struct Limiter {
   LocalRateLimitConfig config;
   std::unique_ptr<AtomicTokenBucket> bucket;  // the default one, may be null
   std::vector<Descriptor> descriptors;
-  Counter enabled, ok, rate_limited, enforced;
+  detail::FilterCounters<RateLimitCounters> counters;
 
   std::int64_t now() const { return config.clock ? config.clock().count() : steady_now(); }
 
-  explicit Limiter(const LocalRateLimitConfig& c) : config(c) {
+  explicit Limiter(const LocalRateLimitConfig& c)
+      : config(c),
+        counters(detail::CounterScope::filter,
+                 [p = c.stat_prefix](Stats& s, std::string_view) { return make_counters(s, p); }) {
     auto t = now();
     auto make = [&](const TokenBucket& b) {
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(b.fill_interval).count();
@@ -45,13 +60,7 @@ struct Limiter {
     if (config.token_bucket) bucket = make(*config.token_bucket);
     for (const auto& d : config.descriptors) descriptors.push_back({d.entries, make(d.token_bucket)});
     if (config.status < 400) config.status = 429;
-    if (config.stats) {
-      std::string p = config.stat_prefix + ".http_local_rate_limit.";
-      enabled = config.stats->counter(p + "enabled");
-      ok = config.stats->counter(p + "ok");
-      rate_limited = config.stats->counter(p + "rate_limited");
-      enforced = config.stats->counter(p + "enforced");
-    }
+    if (config.stats) counters.pin(*config.stats, {});
   }
 
   using Entries = std::array<std::pair<std::string_view, std::string_view>, kMaxEntries>;
@@ -138,7 +147,8 @@ class LocalRateLimitFilter final : public Filter {
       limiter_ = route->limiter.get();
     const auto& c = limiter_->config;
     if (!detail::sample_per_million(c.filter_enabled_per_million)) return FilterStatus::Continue;
-    limiter_->enabled.inc();
+    const auto& counters = limiter_->counters.get(ctx);
+    counters.enabled.inc();
     std::uint32_t limit = 0;
     auto r = limiter_->take(req, ctx, limit);
     evaluated_ = true;
@@ -146,15 +156,15 @@ class LocalRateLimitFilter final : public Filter {
     remaining_ = r.remaining;
     reset_ = r.reset_seconds;
     if (r.allowed) {
-      limiter_->ok.inc();
+      counters.ok.inc();
       return FilterStatus::Continue;
     }
-    limiter_->rate_limited.inc();
+    counters.rate_limited.inc();
     if (!detail::sample_per_million(c.filter_enforced_per_million)) {
       detail::apply_header_options(req, c.request_headers_to_add_when_not_enforced);
       return FilterStatus::Continue;
     }
-    limiter_->enforced.inc();
+    counters.enforced.inc();
     limited_ = true;
     ctx.send_local_reply(c.status, "local_rate_limited");
     return FilterStatus::Stop;

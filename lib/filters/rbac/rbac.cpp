@@ -1,6 +1,7 @@
 // envoy.filters.http.rbac (see ferry/filters/rbac.hpp).
 #include <ferry/filters/rbac.hpp>
 
+#include "filters/common/filter_counters.hpp"
 #include "filters/rbac/engine.hpp"
 
 namespace ferry::filters {
@@ -21,9 +22,26 @@ struct RbacCounters {
   Counter allowed, denied, logged, not_logged, shadow_allowed, shadow_denied;
 };
 
+// http.<HCM stat_prefix>.rbac.[<rules_stat_prefix>]{allowed,denied,logged,not_logged} and
+// ...rbac.[<shadow_rules_stat_prefix>]{shadow_allowed,shadow_denied}, as Envoy names them.
+RbacCounters make_counters(Stats& s, std::string_view hcm_prefix, const std::string& rules_prefix,
+                           const std::string& shadow_prefix) {
+  std::string p = "http." + std::string(hcm_prefix) + ".rbac.";
+  std::string r = p + rules_prefix;
+  std::string sh = p + shadow_prefix;
+  return {s.counter(r + "allowed"),         s.counter(r + "denied"),
+          s.counter(r + "logged"),          s.counter(r + "not_logged"),
+          s.counter(sh + "shadow_allowed"), s.counter(sh + "shadow_denied")};
+}
+
 struct ListenerState {
+  explicit ListenerState(const RbacConfig& config)
+      : counters(detail::CounterScope::connection_manager,
+                 [r = config.rules_stat_prefix, sh = config.shadow_rules_stat_prefix](Stats& s, std::string_view p) {
+                   return make_counters(s, p, r, sh);
+                 }) {}
   Engines engines;
-  RbacCounters counters;
+  detail::FilterCounters<RbacCounters> counters;
 };
 
 class RbacRoute final : public RouteFilterConfig {
@@ -51,7 +69,7 @@ class RbacFilter final : public Filter {
     const Engines* engines = &state_->engines;
     if (const auto* route = dynamic_cast<const RbacRoute*>(ctx.route_filter_config(kRbacFilterName)))
       engines = &route->engines;
-    const auto& counters = state_->counters;
+    const auto& counters = state_->counters.get(ctx);
     if (engines->shadow) {
       auto d = engines->shadow->evaluate(req, ctx);
       (d.allowed ? counters.shadow_allowed : counters.shadow_denied).inc();
@@ -90,17 +108,9 @@ std::vector<ConfigProblem> check_rbac(const RbacConfig& config) {
 }
 
 FilterFactory rbac_filter(const RbacConfig& config) {
-  auto state = std::make_shared<ListenerState>();
+  auto state = std::make_shared<ListenerState>(config);
   state->engines = compile(config);
-  if (config.stats) {
-    auto& s = *config.stats;
-    std::string p = "http." + config.stat_prefix + ".rbac.";
-    std::string r = p + config.rules_stat_prefix;
-    std::string sh = p + config.shadow_rules_stat_prefix;
-    state->counters = {s.counter(r + "allowed"),        s.counter(r + "denied"),
-                       s.counter(r + "logged"),         s.counter(r + "not_logged"),
-                       s.counter(sh + "shadow_allowed"), s.counter(sh + "shadow_denied")};
-  }
+  if (config.stats) state->counters.pin(*config.stats, config.stat_prefix);
   std::shared_ptr<const ListenerState> shared = std::move(state);
   return [shared]() -> FilterPtr { return std::make_unique<RbacFilter>(shared.get()); };
 }

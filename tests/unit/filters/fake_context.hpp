@@ -36,6 +36,8 @@ class FakeContext : public ferry::StreamContext {
   std::string_view downstream_local_address() const override { return local; }
   std::uint16_t downstream_local_port() const override { return local_port; }
   const ferry::PeerCertificate* peer_certificate() const override { return cert ? &*cert : nullptr; }
+  ferry::Stats* stats() const override { return stats_store; }
+  std::string_view stat_prefix() const override { return hcm_prefix; }
 
   std::string remote = "10.1.2.3:5555";
   std::string local = "127.0.0.1:8080";
@@ -43,6 +45,8 @@ class FakeContext : public ferry::StreamContext {
   std::optional<ferry::PeerCertificate> cert;
   std::map<std::pair<std::string, std::string>, std::string> metadata;
   std::map<std::string, std::shared_ptr<const ferry::RouteFilterConfig>> route_configs;
+  ferry::Stats* stats_store = nullptr;  ///< the "Server's" store; null: outside a Server
+  std::string hcm_prefix = "ingress_http";
   int reply_status = 0;
   std::string reply_body;
 };
