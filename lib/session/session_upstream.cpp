@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "session/mirror.hpp"
+#include "session/read_readiness.hpp"
 #include "session/session.hpp"
 
 namespace ferry::session {
@@ -349,7 +350,13 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     if (up_->tls) [[unlikely]] {
       read_ec = co_await tls_read_some(up_->sock, *up_->tls, ub);
     } else {
-      auto [rec0, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
+      auto space = read_space(ub);
+      error_code rec0;
+      std::size_t rn = 0;
+      if (!read_now(up_->sock, space, rec0, rn)) {
+        std::tie(rec0, rn) = co_await up_->sock.async_read_some(space, token);
+        read_waited(up_->sock, rec0, rn, space.size());
+      }
       read_ec = after_read(ub, rec0, rn);
     }
     if (auto rec = read_ec) {
@@ -473,7 +480,13 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
     if (up_->tls) [[unlikely]] {
       read_ec = co_await tls_read_some(up_->sock, *up_->tls, ub);
     } else {
-      auto [rec, rn] = co_await up_->sock.async_read_some(read_space(ub), token);
+      auto space = read_space(ub);
+      error_code rec;
+      std::size_t rn = 0;
+      if (!read_now(up_->sock, space, rec, rn)) {
+        std::tie(rec, rn) = co_await up_->sock.async_read_some(space, token);
+        read_waited(up_->sock, rec, rn, space.size());
+      }
       read_ec = after_read(ub, rec, rn);
     }
     if (auto ec = read_ec) {
