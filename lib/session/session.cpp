@@ -160,6 +160,9 @@ asio::awaitable<void> Session::run() {
   }
   down_.close(ec);
   if (up_) finish_upstream(false);
+  // A watchdog wake-up that came due with the connection's end was not cancelled above (its
+  // handler was queued already); it must not re-arm and keep this Session alive.
+  ended_ = true;
 }
 
 bool Session::park() {

@@ -278,6 +278,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   bool wake_ready_ = false;  ///< resumed from parking: the socket is readable already
   std::uint8_t idle_sweeps_ = 0;
   bool closing_ = false;
+  bool ended_ = false;  ///< run() is over: the watchdog must not re-arm
   bool keep_alive_ = true;
   bool response_started_ = false;
   bool request_complete_ = false;

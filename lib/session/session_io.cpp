@@ -281,14 +281,14 @@ void Session::set_attempt_deadline(Timeout kind, Duration d) {
 }
 
 void Session::ensure_timer(Clock::time_point at) {
-  if (at >= timer_at_) return;  // an earlier wake-up is already armed
+  if (at >= timer_at_ || ended_) return;  // an earlier wake-up is already armed
   timer_at_ = at;
   timer_.expires_at(at);
   timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timer(ec); });
 }
 
 void Session::on_timer(const error_code& ec) {
-  if (ec == asio::error::operation_aborted) return;  // re-armed earlier, or closing
+  if (ec == asio::error::operation_aborted || ended_) return;  // re-armed earlier, or closing
   timer_at_ = Clock::time_point::max();
   if (closing_ && fired_ != Timeout::none) return;
   auto now = Clock::now();

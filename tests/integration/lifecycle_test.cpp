@@ -176,3 +176,43 @@ TEST_CASE("request_headers_timeout ends with the headers, request_timeout covers
     CHECK(r.status == 408);
   }
 }
+
+namespace {
+
+// Holds the worker thread on requests to /block, so that a timer and a socket event come due
+// together and complete in one reactor pass (Asio runs the socket's first).
+class BlockWorker final : public Filter {
+ public:
+  FilterStatus on_request_headers(RequestHeaders& h, bool, StreamContext&) override {
+    if (h.path() == "/block") std::this_thread::sleep_for(600ms);
+    return FilterStatus::Continue;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a connection that ends as its watchdog timer fires does not linger", "[integration][lifecycle]") {
+  FakeUpstream up;
+  auto cluster = cluster_to("backend", {up.port()});
+  cluster.connect_timeout = 300ms;  // the first request's connect arms the watchdog for 300 ms
+  FilterChain chain;
+  chain.add<BlockWorker>();
+  Proxy proxy({std::move(cluster)}, route_all("backend"), {}, std::move(chain));
+  auto active = [&] {
+    return proxy.server.stats().gauge_value("http.ingress_http.downstream_cx_active").value_or(-1);
+  };
+  auto port = proxy.port();
+  auto a = std::make_unique<TestClient>(port);
+  REQUIRE(a->request("GET", "/").status == 200);
+  auto blocked = std::async(std::launch::async, [port] {
+    TestClient b(port);
+    return b.request("GET", "/block").status;
+  });
+  std::this_thread::sleep_for(100ms);
+  a.reset();  // its EOF and its watchdog (connect deadline, now moot) complete in one pass
+  REQUIRE(blocked.get() == 200);
+  // The watchdog's early wake-up found nothing expired; it must not re-arm (for the 1 h idle
+  // timeout) and keep the ended connection's Session alive.
+  for (int i = 0; i < 100 && active() != 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(active() == 0);
+}
