@@ -419,7 +419,7 @@ void FormatString::append(const StreamInfo& s, std::string& out) const {
 void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   // Envoy's default format, unrolled (most access logs use it): the same text as the
   // general path gives for kDefaultFormat, which a unit test checks on random streams.
-  std::string_view original_path, forwarded_for, user_agent, request_id, service_time;
+  std::string_view original_path, forwarded_for, user_agent, request_id, service_time, authority;
   if (s.request) {
     unsigned found = 0;  // the first field of a name wins, as in the general path
     auto take = [&](const HeaderEntry& e, std::string_view lower, unsigned bit, std::string_view& v) {
@@ -428,6 +428,7 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
     // Told apart by length first (the switch), then one compare: most fields match no case.
     for (const auto& e : *s.request) {
       switch (e.name.size()) {
+        case 4: take(e, "host", 16, authority); break;  // RequestHeaders::authority()
         case 10: take(e, "user-agent", 1, user_agent); break;
         case 12: take(e, "x-request-id", 2, request_id); break;
         case 15: take(e, "x-forwarded-for", 4, forwarded_for); break;
@@ -454,7 +455,7 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   auto or_dash = [](std::string_view v) { return v.empty() ? std::string_view("-") : v; };
   std::size_t views = method.size() + path.size() + service_time.size() + forwarded_for.size() +
                       user_agent.size() + request_id.size() + s.upstream_host.size() + flags.size();
-  if (s.request) views += s.request->authority().size();
+  views += authority.size();
   LineWriter w(out);
   // A time (24 bytes; 64 for years past 9999), 5 numbers of at most 20, 40 bytes of
   // literals and dashes.
@@ -492,7 +493,7 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   quoted(forwarded_for);
   quoted(user_agent);
   quoted(request_id);
-  quoted(s.request ? s.request->authority() : std::string_view{});
+  quoted(authority);
   quoted(s.upstream_host);
   *p++ = '\n';
   w.advance(std::size_t(p - start));
