@@ -4,12 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "common/arena.hpp"
 #include "common/ascii.hpp"
+#include "common/hex.hpp"
 #include "common/random.hpp"
 
 namespace ferry::observe {
@@ -121,44 +119,13 @@ bool Sampler::decide(bool client_requested, std::uint64_t draw1, std::uint64_t d
   return draw1 % 10000 < first && draw2 % 10000 < overall;
 }
 
-namespace {
-// Sixteen hex digits from 64 random bits without a loop per digit: spread the nibbles into
-// bytes, then add '0' or 'a' - 10 to each (SSE2: one register for all sixteen; otherwise
-// SWAR, eight at a time). This runs for every traced request, sampled or not. (Digit order
-// does not matter: the bits are random.)
-#if defined(__SSE2__)
-void hex16(std::uint64_t v, char* out) noexcept {
-  const __m128i bytes = _mm_cvtsi64_si128(static_cast<long long>(v));
-  const __m128i low4 = _mm_set1_epi8(0x0f);
-  const __m128i lo = _mm_and_si128(bytes, low4);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low4);
-  const __m128i nibbles = _mm_unpacklo_epi8(hi, lo);
-  const __m128i letters = _mm_and_si128(_mm_cmpgt_epi8(nibbles, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_add_epi8(_mm_add_epi8(nibbles, _mm_set1_epi8('0')), letters));
-}
-#else
-void hex8(std::uint32_t v, char* out) noexcept {
-  std::uint64_t x = v;
-  x = (x | (x << 16)) & 0x0000FFFF0000FFFFull;
-  x = (x | (x << 8)) & 0x00FF00FF00FF00FFull;
-  x = (x | (x << 4)) & 0x0F0F0F0F0F0F0F0Full;
-  std::uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;  // 1 where > 9
-  x += 0x3030303030303030ull + letters * ('a' - '0' - 10);
-  std::memcpy(out, &x, 8);
-}
-void hex16(std::uint64_t v, char* out) noexcept {
-  hex8(std::uint32_t(v), out);
-  hex8(std::uint32_t(v >> 32), out + 8);
-}
-#endif
-}  // namespace
 
 void random_hex(detail::Random& random, char* out, std::size_t n) noexcept {
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) hex16(random.next(), out + i);
+  for (; i + 16 <= n; i += 16) detail::hex16(random.next(), out + i);
   if (i < n) {
     char tail[16];
-    hex16(random.next(), tail);
+    detail::hex16(random.next(), tail);
     std::memcpy(out + i, tail, n - i);
   }
 }
