@@ -33,8 +33,8 @@ class Connection {
   /// Up to `len` bytes (a record or more); `n` is set on Io::ok. A retry after want_*
   /// must offer at least the same bytes.
   Io write(const void* p, std::size_t len, std::size_t& n) noexcept;
-  /// Decrypted bytes waiting in OpenSSL (read them before waiting on the socket).
-  bool pending() const noexcept { return SSL_pending(ssl_) > 0; }
+  /// Bytes waiting in OpenSSL, decrypted or not yet (read them before waiting on the socket).
+  bool pending() const noexcept { return SSL_has_pending(ssl_) == 1; }
   /// Best effort close_notify; never waits.
   void shutdown() noexcept;
 

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -522,4 +523,31 @@ TEST_CASE("TLS upstream: a kept session resumes after its connection closed with
     ::close(fd);
   }
   CHECK(upstream.resumed() == 2);
+}
+
+// With OpenSSL's read-ahead, bytes that came with the handshake's last flight (or a second
+// pipelined request) sit in OpenSSL undecrypted: the session must read them before it waits
+// on the socket, or the connection stalls.
+TEST_CASE("TLS: a request sent right after the handshake and a pipelined one are both answered", "[tls]") {
+  TestPki pki;
+  auto cert = pki.issue("localhost", {"localhost"});
+  FakeUpstream backend([](const SeenRequest& r) { return FakeResponse{.body = "ok " + r.target}; });
+  DownstreamTlsOptions tls;
+  tls.chains = {chain_for(cert)};
+  TlsProxy proxy({cluster_to("backend", {backend.port()})}, tls);
+  // Two requests in one write: s_client sends its stdin in one record after the handshake.
+  std::string requests = std::string("/tmp/ferry-tls-pipelined-") + std::to_string(::getpid()) + ".txt";
+  {
+    std::ofstream f(requests, std::ios::binary);
+    f << "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\nGET /b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto r = run_command("openssl s_client -connect 127.0.0.1:" + std::to_string(proxy.port()) +
+                             " -servername localhost -quiet -ign_eof < " + requests + " 2>/dev/null",
+                         5);
+    INFO(r.output);
+    CHECK(r.output.find("ok /a") != std::string::npos);
+    CHECK(r.output.find("ok /b") != std::string::npos);
+  }
+  ::unlink(requests.c_str());
 }
