@@ -241,6 +241,8 @@ void Server::start() {
   unsigned n = impl_->state.options.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   auto* impl = impl_.get();
+  // Before the workers, which ask it for trims (its thread is the only one added here).
+  if (!impl_->state.trimmer) impl_->state.trimmer = std::make_unique<server::MemoryTrimmer>();
   // Workers are built from the clusters' snapshots and the publisher is installed in one
   // step under the manager's mutex, so no cluster change falls in between.
   auto build = [impl, n](const std::vector<upstream::ClusterSnapshot>& clusters) {

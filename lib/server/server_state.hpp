@@ -18,6 +18,7 @@
 #include "observe/access_log.hpp"
 #include "observe/tracer.hpp"
 #include "router/route_table.hpp"
+#include "server/memory_trimmer.hpp"
 #include "stats/server_stats.hpp"
 #include "upstream/cluster_manager.hpp"
 
@@ -65,6 +66,9 @@ struct ServerState {
   /// Clusters: their options, host sets and health live in the ClusterManager (see
   /// Server::Impl); workers get snapshots from it.
   std::vector<std::unique_ptr<ListenerRuntime>> listeners;
+  /// Returns freed heap pages to the kernel off the workers (Worker::note_freed asks it);
+  /// made by Server::start before the workers, so it outlives them.
+  std::unique_ptr<MemoryTrimmer> trimmer;
 };
 
 }  // namespace ferry::server

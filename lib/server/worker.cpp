@@ -7,7 +7,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <sstream>
-#include <malloc.h>
 #include <sys/socket.h>
 #include <system_error>
 
@@ -154,7 +153,7 @@ void Worker::release_buffers(std::unique_ptr<session::StreamBuffers> buffers, bo
   // after a burst, the pool would otherwise keep up to kMaxFreeBuffers until the next
   // sweeps trim it.
   if (free_buffers_.size() >= (idle ? kKeepFreeBuffers : kMaxFreeBuffers)) {
-    freed_since_trim_ += buffers->in.capacity() + buffers->up_in.capacity();
+    note_freed(buffers->in.capacity() + buffers->up_in.capacity());
     return;
   }
   buffers->reset_stream();
@@ -260,23 +259,27 @@ void Worker::close_everything() {
 void Worker::trim_free_buffers() noexcept {
   std::size_t spare = free_low_water_ > kKeepFreeBuffers ? free_low_water_ - kKeepFreeBuffers : 0;
   for (std::size_t i = 0; i < spare && !free_buffers_.empty(); ++i) {
-    freed_since_trim_ += free_buffers_.back()->in.capacity() + free_buffers_.back()->up_in.capacity();
+    auto bytes = free_buffers_.back()->in.capacity() + free_buffers_.back()->up_in.capacity();
     free_buffers_.pop_back();
+    note_freed(bytes);
   }
   free_low_water_ = free_buffers_.size();
 }
 
+// Buffers given back by many parked connections leave holes in the heap that malloc keeps;
+// those pages go back to the kernel so that idle connections cost almost nothing. The trim
+// is asked for as soon as the threshold is crossed (not at the next sweep): after a burst,
+// every worker parks in the same sweep, so their requests fold into one trim.
+void Worker::note_freed(std::size_t bytes) noexcept {
+  freed_since_trim_ += bytes;
+  if (freed_since_trim_ < kTrimThreshold) return;
+  freed_since_trim_ = 0;
+  if (state_.trimmer) state_.trimmer->request();
+}
+
 void Worker::housekeeping() {
   for (auto* s = sessions_; s; s = s->next) s->on_sweep();
-  trim_free_buffers();  // first, so that what it frees counts toward this sweep's trim
-  // Buffers given back by many parked connections leave holes in the heap that malloc
-  // keeps; hand those pages back so idle connections cost almost nothing.
-  if (freed_since_trim_ >= kTrimThreshold) {
-    freed_since_trim_ = 0;
-#ifdef __GLIBC__
-    ::malloc_trim(0);
-#endif
-  }
+  trim_free_buffers();
   auto now = std::chrono::steady_clock::now();
   close_idle_parked(now);
   // Closes upstream connections idle longer than their cluster's idle_timeout.
@@ -289,7 +292,11 @@ void Worker::housekeeping() {
     });
     c->free_retired_pools();  // pools of removed hosts, once their last request is done
   }
-  housekeeping_timer_.expires_after(kHousekeepingPeriod);
+  // On a fixed schedule from the worker's start (all workers start together), not a period
+  // after this sweep's work: the workers' sweeps stay in step, so what they free after a
+  // burst asks for one trim (note_freed). A worker more than a period late starts afresh.
+  auto next = housekeeping_timer_.expiry() + kHousekeepingPeriod;
+  housekeeping_timer_.expires_at(next > now ? next : now + kHousekeepingPeriod);
   housekeeping_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !draining_) housekeeping();
   });

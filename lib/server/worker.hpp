@@ -136,6 +136,9 @@ class Worker {
   void close_everything();
   void housekeeping();
   void trim_free_buffers() noexcept;
+  /// Counts heap bytes given back; past kTrimThreshold, asks the server's MemoryTrimmer
+  /// to return freed pages to the kernel (never trims here: that can stall the worker).
+  void note_freed(std::size_t bytes) noexcept;
 
   const ServerState& state_;
   unsigned index_;

@@ -26,7 +26,7 @@ void Worker::park(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
   ++parked_count_;
   // The Session, its frames and Asio state it held go back to the heap: count them toward
   // the next malloc_trim, like parked buffers.
-  freed_since_trim_ += 4096;
+  note_freed(4096);
   arm_parked_wait(*p);
 }
 
