@@ -96,7 +96,8 @@ class JwtAuthnFilter final : public Filter {
   }
 
   // Starts (or joins) the fetches of remote keys this request's tokens need. True when the
-  // stream is paused and will be resumed once they all ended.
+  // stream is paused and will be resumed once they all ended. The tokens parsed here and
+  // the keys read here (with the fetch decision, in one lock) serve decide() too.
   bool start_fetches(RequestHeaders& req, StreamContext& ctx) {
     std::vector<const CompiledProvider*> used;
     providers_of(*c_, *node_, used);
@@ -108,9 +109,11 @@ class JwtAuthnFilter final : public Filter {
       tokens.clear();
       p->extractor.extract(req, tokens);
       for (const auto& t : tokens) {
-        Jwt jwt;
-        if (parse_jwt(t.token, jwt) != Status::ok || !t.where->issuer_allowed(jwt.iss)) continue;
-        if (p->keys->needs_fetch(now, jwt.kid, jwt.alg)) {
+        const auto& parsed = parsed_.get(t.token);
+        if (parsed.status != Status::ok || !t.where->issuer_allowed(parsed.jwt.iss)) continue;
+        auto* keys = held_keys(*p->keys);
+        if (!keys) keys = &held_.emplace_back(p->keys.get(), nullptr).second;
+        if (p->keys->needs_fetch(now, parsed.jwt.kid, parsed.jwt.alg, keys)) {
           need.push_back(p->keys.get());
           break;
         }
@@ -119,6 +122,7 @@ class JwtAuthnFilter final : public Filter {
     if (need.empty()) return false;
     StreamResumer resumer = ctx.pause();
     if (!resumer) return false;  // a context that cannot pause: decide with the keys there are
+    held_.clear();  // the fetches bring newer keys: decide() reads them afresh
     // One resume after the last fetch this request waits for; the closure owns no filter
     // state, since the stream may be gone by then (resume then does nothing).
     auto pending = std::make_shared<std::atomic<std::size_t>>(need.size());
@@ -138,13 +142,14 @@ class JwtAuthnFilter final : public Filter {
     return true;
   }
 
+  // Without a pause, decide() runs right after start_fetches() and uses the keys read
+  // there: taking them again could only pick up a fetch that this request did not wait for.
   FilterStatus decide(RequestHeaders& req, StreamContext& ctx) {
-    std::vector<std::shared_ptr<const Jwks>> held;  // remote key sets in use by this evaluation
-    Evaluation eval(*c_, req, unix_now(), [&held](const CompiledProvider& p) -> const Jwks* {
+    Evaluation eval(*c_, req, unix_now(), [this](const CompiledProvider& p) -> const Jwks* {
       if (!p.keys->is_remote()) return p.keys->local();
-      held.push_back(p.keys->current());
-      return held.back().get();
-    });
+      if (auto* keys = held_keys(*p.keys)) return keys->get();
+      return held_.emplace_back(p.keys.get(), p.keys->current()).second.get();
+    }, &parsed_);
     Status s = eval.run(*node_);
     if (s != Status::ok) return reject(req, ctx, s);
     for (const auto& name : eval.effects.remove) req.remove(name);
@@ -168,8 +173,18 @@ class JwtAuthnFilter final : public Filter {
     return FilterStatus::Stop;
   }
 
+  // The key set this request holds of a remote source (null when it has none yet).
+  std::shared_ptr<const Jwks>* held_keys(const KeySource& source) noexcept {
+    for (auto& [s, keys] : held_)
+      if (s == &source) return &keys;
+    return nullptr;
+  }
+
   std::shared_ptr<const Compiled> c_;
   const Node* node_ = nullptr;
+  ParsedTokens parsed_;  ///< this request's tokens, parsed once for both steps
+  /// Remote key sets in use by this request, per source: read once, kept while it evaluates.
+  std::vector<std::pair<const KeySource*, std::shared_ptr<const Jwks>>> held_;
   std::string www_authenticate_;
   std::optional<detail::Arena> arena_;
 };

@@ -139,7 +139,14 @@ bool fits(const Jwk& k, std::string_view alg) {
 
 }  // namespace
 
+namespace {
+thread_local std::uint64_t t_parse_calls = 0;
+}  // namespace
+
+std::uint64_t parse_jwt_calls() noexcept { return t_parse_calls; }
+
 Status parse_jwt(std::string_view token, Jwt& out) {
+  ++t_parse_calls;
   auto parts = split_dots(token);
   if (parts.size() != 3) return Status::jwt_bad_format;
   out.header_b64 = parts[0];

@@ -24,8 +24,10 @@ std::shared_ptr<const Jwks> KeySource::current() const {
   return keys_;
 }
 
-bool KeySource::needs_fetch(Clock::time_point now, std::string_view kid, std::string_view alg) {
+bool KeySource::needs_fetch(Clock::time_point now, std::string_view kid, std::string_view alg,
+                            std::shared_ptr<const Jwks>* keys) {
   std::lock_guard lock(mu_);
+  if (keys) *keys = keys_;
   bool fresh = keys_ && now - fetched_at_ < remote_.cache_duration;
   if (fresh && keys_->has_key_for(kid, alg)) return false;
   if (in_flight_) return true;  // join the fetch under way

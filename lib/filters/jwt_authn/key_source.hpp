@@ -2,8 +2,9 @@
 // through a cluster and cached for cache_duration.
 //
 // A remote source is shared by every worker. Requests read the current key set under a
-// mutex (one uncontended lock and a shared_ptr copy per request that needs remote keys,
-// far below the cost of the signature check itself). A request that needs keys the cache
+// mutex: one uncontended lock and a shared_ptr copy per provider per request that needs
+// remote keys (needs_fetch hands out the keys under the same lock as its decision), far
+// below the cost of the signature check itself. A request that needs keys the cache
 // lacks joins the one fetch in flight (started by the first such request, on its worker);
 // when the fetch ends every waiter is resumed, whatever worker it is on
 // (StreamResumer::resume is thread-safe). A token whose kid is unknown triggers a refetch
@@ -43,8 +44,10 @@ class KeySource {
   std::shared_ptr<const Jwks> current() const;
 
   /// Whether a request holding a token with this kid/alg should fetch first: no keys yet,
-  /// keys older than cache_duration, or (rate-limited) no key for the kid.
-  bool needs_fetch(Clock::time_point now, std::string_view kid, std::string_view alg);
+  /// keys older than cache_duration, or (rate-limited) no key for the kid. `keys`, when
+  /// given, gets current() in the same lock.
+  bool needs_fetch(Clock::time_point now, std::string_view kid, std::string_view alg,
+                   std::shared_ptr<const Jwks>* keys = nullptr);
 
   /// Registers `waiter` for the next fetch's end. Returns true when the caller must start
   /// the fetch (with request()/remote().cluster/timeout and finish() as its completion).

@@ -284,9 +284,19 @@ Status Evaluation::allow(bool allow_failed) {
   return allow_failed ? Status::ok : first_failure;
 }
 
+const ParsedTokens::Entry& ParsedTokens::get(std::string_view token) {
+  for (const auto& e : entries_)
+    if (e->text == token) return *e;
+  auto& e = *entries_.emplace_back(std::make_unique<Entry>());
+  e.text = token;
+  e.status = parse_jwt(e.text, e.jwt);  // views into e.text, which never moves
+  return e;
+}
+
 Status Evaluation::token(const FoundToken& t, const CompiledProvider* p, const std::vector<std::string>* audiences) {
-  Jwt jwt;
-  if (auto s = parse_jwt(t.token, jwt); s != Status::ok) return s;
+  const auto& parsed = parsed_.get(t.token);
+  if (parsed.status != Status::ok) return parsed.status;
+  const Jwt& jwt = parsed.jwt;
   if (!t.where->issuer_allowed(jwt.iss)) return Status::jwt_unknown_issuer;
   if (!p) {
     // allow_missing(_or_failed): the provider of this issuer, else one without an issuer.

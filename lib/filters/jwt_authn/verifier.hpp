@@ -86,10 +86,30 @@ struct Effects {
 /// JWKS not fetched, or the fetch failed).
 using KeyLookup = std::function<const Jwks*(const CompiledProvider&)>;
 
+/// The tokens of one request, each parsed once: the filter's look at the tokens before a
+/// key fetch (kid, alg, iss) and the evaluation after it share one ParsedTokens, and so do
+/// providers that read the same header. An entry owns a copy of the token text, which its
+/// Jwt's views point into, so it stays valid across the pause of a fetch.
+class ParsedTokens {
+ public:
+  struct Entry {
+    std::string text;
+    Status status = Status::ok;
+    Jwt jwt;
+  };
+  /// `token`, parsed on its first use in this request.
+  const Entry& get(std::string_view token);
+
+ private:
+  std::vector<std::unique_ptr<Entry>> entries_;  ///< a request has one or two tokens
+};
+
 class Evaluation {
  public:
-  Evaluation(const Compiled& c, const RequestHeaders& req, std::uint64_t now, KeyLookup keys)
-      : c_(c), req_(req), now_(now), keys_(std::move(keys)) {}
+  /// `parsed`: tokens parsed earlier in this request (null: the evaluation keeps its own).
+  Evaluation(const Compiled& c, const RequestHeaders& req, std::uint64_t now, KeyLookup keys,
+             ParsedTokens* parsed = nullptr)
+      : c_(c), req_(req), now_(now), keys_(std::move(keys)), parsed_(parsed ? *parsed : own_parsed_) {}
   Status run(const Node& n);
   Effects effects;
 
@@ -105,6 +125,8 @@ class Evaluation {
   const RequestHeaders& req_;
   std::uint64_t now_;
   KeyLookup keys_;
+  ParsedTokens own_parsed_;
+  ParsedTokens& parsed_;
 };
 
 /// A claim's value as a header value (Envoy's claim_to_headers: strings, numbers, bools).

@@ -11,6 +11,7 @@
 #include "filters/jwt_authn/jws.hpp"
 #include "filters/jwt_authn/verifier.hpp"
 #include "support/jwt_keys.hpp"
+#include "unit/filters/fake_context.hpp"
 
 using namespace ferry;
 using namespace ferry::filters;
@@ -390,7 +391,9 @@ TEST_CASE("jwt: remote key cache decides fetches by age, kid and failures (manua
   REQUIRE(src.current());
   CHECK(src.fetches() == 1);
 
-  CHECK_FALSE(src.needs_fetch(t0 + 1s, "a", "ES256"));
+  std::shared_ptr<const Jwks> held;  // the keys come with the decision, in the same lock
+  CHECK_FALSE(src.needs_fetch(t0 + 1s, "a", "ES256", &held));
+  CHECK(held == src.current());
   CHECK(src.needs_fetch(t0 + 1s, "b", "ES256"));  // unknown kid: one refetch
   CHECK(src.join([] {}));
   src.finish({500, {}, "down", {}}, t0 + 2s);      // fails: keys kept, retry after 1 s
@@ -402,6 +405,48 @@ TEST_CASE("jwt: remote key cache decides fetches by age, kid and failures (manua
   src.finish({200, {}, "not json", {}}, t0 + 32s);
   CHECK_FALSE(src.needs_fetch(t0 + 40s, "a", "ES256"));
   CHECK(src.needs_fetch(t0 + 11min, "a", "ES256"));  // older than cache_duration
+}
+
+TEST_CASE("jwt: the filter parses each token once per request", "[jwt]") {
+  auto ka = JwtKey::generate("ES256", "ka");
+  auto kb = JwtKey::generate("ES256", "kb");
+  JwtProvider a;  // both read the default location (authorization: Bearer)
+  a.issuer = "https://a.example";
+  a.local_jwks = ka.jwks();
+  JwtProvider b = a;
+  b.issuer = "https://b.example";
+  b.local_jwks = kb.jwks();
+  JwtProvider r;
+  r.issuer = "https://r.example";
+  r.remote_jwks = RemoteJwks{.uri = "http://keys.example/jwks", .cluster = "keys"};
+  JwtAuthnConfig c;
+  c.providers = {{"a", a}, {"b", b}, {"r", r}};
+  c.rules.push_back({match::prefix("/remote"), {}, JwtRequirement::provider("r"), {}});
+  c.rules.push_back({match::prefix("/"), {},
+                     JwtRequirement::any({JwtRequirement::provider("a"), JwtRequirement::provider("b")}), {}});
+  auto factory = make_jwt_authn_factory(c);
+  auto run = [&](std::string_view path, const std::string& token, ferry_test::FakeContext& ctx) {
+    auto req = ferry_test::request("GET", path, {{"host", "api.example.com"}, {"authorization", "Bearer " + token}});
+    auto before = parse_jwt_calls();
+    auto status = factory()->on_request_headers(req, true, ctx);
+    return std::make_pair(status, parse_jwt_calls() - before);
+  };
+
+  SECTION("a remote provider: the look at kid and issuer before the fetch and the evaluation share one parse") {
+    ferry_test::FakeContext ctx;  // cannot pause: decides at once with the keys there are (none)
+    auto [status, parses] = run("/remote", JwtKey::generate("ES256", "kr").sign(payload("https://r.example", "x")), ctx);
+    CHECK(status == FilterStatus::Stop);
+    CHECK(ctx.reply_status == 401);
+    CHECK(ctx.reply_body == "Jwks remote fetch is failed");
+    CHECK(parses == 1);
+  }
+  SECTION("requires_any over two providers reading the same header") {
+    ferry_test::FakeContext ctx;
+    auto [status, parses] = run("/x", kb.sign(payload("https://b.example", "x")), ctx);
+    CHECK(status == FilterStatus::Continue);
+    CHECK(ctx.reply_status == 0);
+    CHECK(parses == 1);
+  }
 }
 
 // Not run by default ("[.]"): `ferry_unit_tests "[.jwt-cost]"` prints the cost of one
