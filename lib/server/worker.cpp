@@ -92,21 +92,6 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-asio::awaitable<void> Worker::accept_loop(asio::ip::tcp::acceptor& acceptor, const ListenerRuntime& listener) {
-  for (;;) {
-    // The peer address comes with accept(): no getpeername() per connection.
-    asio::ip::tcp::endpoint peer;
-    auto [ec, socket] = co_await acceptor.async_accept(peer, token);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      // EMFILE and friends: log and go on; the listener must survive bad moments.
-      FERRY_LOG(state_.log, warn, "accept failed: " << ec.message());
-      continue;
-    }
-    start_session(listener, std::move(socket), nullptr, &peer);
-  }
-}
-
 void Worker::publish_routes(std::size_t listener, std::shared_ptr<const router::RouteTable> table) {
   auto& slot = routes_[listener];
   slot->current = false;

@@ -12,9 +12,8 @@
 // reactor's perform_io, when the handler's executor is the io_context's own). Any later edge
 // sets the flag again, so a read never waits for data that is already there.
 //
-// The flag is private to Asio; it is reached through an explicit instantiation (where access
-// checks do not apply) and only for the Asio version and reactor this was checked against.
-// Elsewhere speculative_read_flag() returns nullptr and reads behave as plain Asio.
+// The flag is private to Asio (lib/common/asio_socket_state.*: Boost 1.81's epoll reactor
+// only); elsewhere speculative_read_flag() returns nullptr and reads behave as plain Asio.
 //
 // Thread-safety: a socket's flag is touched only by the thread running its io_context, which
 // in ferry is the socket's worker (one thread per io_context).
@@ -25,10 +24,9 @@
 
 #include <cstddef>
 
-namespace ferry::session {
+#include "common/asio_socket_state.hpp"
 
-/// Asio's "try a recv first" flag for `s`, or nullptr when this build cannot reach it.
-bool* speculative_read_flag(boost::asio::ip::tcp::socket& s) noexcept;
+namespace ferry::session {
 
 /// A plain (non-TLS) socket read that skips the recv when no edge was seen since the socket
 /// was last drained. Returns true when the read is over (n bytes, or ec set: EOF or an
@@ -42,7 +40,7 @@ bool read_now(boost::asio::ip::tcp::socket& s, boost::asio::mutable_buffer space
 inline void read_waited(boost::asio::ip::tcp::socket& s, const boost::system::error_code& ec, std::size_t n,
                         std::size_t asked) noexcept {
   if (ec || n >= asked) return;
-  if (bool* flag = speculative_read_flag(s)) *flag = false;
+  if (bool* flag = ferry::detail::speculative_read_flag(s)) *flag = false;
 }
 
 }  // namespace ferry::session

@@ -48,7 +48,8 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
       down_(std::move(socket)),
       timer_(worker.io()) {
   error_code ec;
-  if (!resumed) down_.non_blocking(true, ec);  // a parked socket keeps its options
+  // A parked socket keeps its options; one from accept4 is non-blocking already.
+  if (!resumed && !down_.non_blocking()) down_.non_blocking(true, ec);
   // TCP_NODELAY waits for the second write on plain connections (see before_second_write);
   // a TLS handshake writes several records at once, so TLS sets it now.
   if (listener.tls && !resumed) down_.set_option(tcp::no_delay(true), ec);

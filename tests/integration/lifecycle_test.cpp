@@ -216,3 +216,28 @@ TEST_CASE("a connection that ends as its watchdog timer fires does not linger", 
   for (int i = 0; i < 100 && active() != 0; ++i) std::this_thread::sleep_for(10ms);
   CHECK(active() == 0);
 }
+
+TEST_CASE("connections waiting in the backlog are all accepted with their peer addresses", "[integration][lifecycle]") {
+  // The worker takes the first connection through Asio and the rest of the backlog with
+  // accept4: block it so that a backlog builds up, then check every connection is served and
+  // its peer address (x-forwarded-for) came through.
+  FakeUpstream up([](const SeenRequest& r) { return FakeResponse{200, {}, r.header("x-forwarded-for")}; });
+  FilterChain chain;
+  chain.add<BlockWorker>();
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), {}, std::move(chain));
+  auto port = proxy.port();
+  auto blocked = std::async(std::launch::async, [port] {
+    TestClient b(port);
+    return b.request("GET", "/block").status;
+  });
+  std::this_thread::sleep_for(100ms);
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 40; ++i) clients.push_back(std::make_unique<TestClient>(port));  // queued in the backlog
+  REQUIRE(blocked.get() == 200);
+  for (auto& c : clients) {
+    auto r = c->request("GET", "/");
+    CHECK(r.status == 200);
+    CHECK(r.body == "127.0.0.1");
+  }
+  CHECK(proxy.server.stats().counter_value("http.ingress_http.downstream_cx_total").value_or(0) == 41);
+}

@@ -17,6 +17,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 using namespace ferry::session;
+using ferry::detail::speculative_read_flag;
 
 namespace {
 
