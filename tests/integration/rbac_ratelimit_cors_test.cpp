@@ -63,6 +63,16 @@ std::string hcm_doc(const std::string& filters, const std::string& vhost, const 
       "http_filters": [)" + filters + R"(, {"name": "envoy.filters.http.router"}]}}]}]}])" + clusters + "}}";
 }
 
+/// Loads an Envoy config document into `server` and starts it; a config problem fails the
+/// test with its path.
+void start_from(Server& server, const std::string& doc) {
+  auto loaded = config::load_string(doc);
+  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
+  REQUIRE(loaded.ok());
+  config::apply(*loaded.bootstrap, server);
+  server.start();
+}
+
 }  // namespace
 
 TEST_CASE("rbac from Envoy config under a name of its own: the per-route entry of that name applies",
@@ -77,12 +87,8 @@ TEST_CASE("rbac from Envoy config under a name of its own: the per-route entry o
   const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [
     {"match": {"prefix": "/open"}, "direct_response": {"status": 200, "body": {"inline_string": "open"}}, )" + per_route + R"(},
     {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]})";
-  auto loaded = config::load_string(hcm_doc(rbac, vhost));
-  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
-  REQUIRE(loaded.ok());
   Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
-  config::apply(*loaded.bootstrap, server);
-  server.start();
+  start_from(server, hcm_doc(rbac, vhost));
   {
     TestClient c(server.listener_port(0));
     CHECK(c.request("POST", "/x", {{"Host", "h"}}).status == 403);
@@ -111,12 +117,8 @@ TEST_CASE("rbac from Envoy config: allow, deny, CIDR and header principals, per-
   const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [
     {"match": {"prefix": "/open"}, "direct_response": {"status": 200, "body": {"inline_string": "open"}}, )" + per_route + R"(},
     {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]})";
-  auto loaded = config::load_string(hcm_doc(rbac, vhost));
-  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
-  REQUIRE(loaded.ok());
   Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
-  config::apply(*loaded.bootstrap, server);
-  server.start();
+  start_from(server, hcm_doc(rbac, vhost));
   {
     TestClient c(server.listener_port(0));
     CHECK(c.request("GET", "/public/x", {{"Host", "h"}}).status == 200);
@@ -291,12 +293,8 @@ TEST_CASE("local rate limit from Envoy config: only enabled (not enforced) lets 
   std::string doc = hcm_doc(rl, vhost, R"(, "clusters": [{"name": "b", "connect_timeout": "1s", "load_assignment": {
       "cluster_name": "b", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
       "address": "127.0.0.1", "port_value": )" + std::to_string(up.port()) + "}}}}]}]}}]");
-  auto loaded = config::load_string(doc);
-  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
-  REQUIRE(loaded.ok());
   Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
-  config::apply(*loaded.bootstrap, server);
-  server.start();
+  start_from(server, doc);
   {
     TestClient c(server.listener_port(0));
     auto first = c.request("GET", "/", {{"Host", "h"}});
@@ -388,12 +386,8 @@ TEST_CASE("rbac from Envoy config counts allowed and denied and shadow results u
     "shadow_rules_stat_prefix": "dry_"}})";
   const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [
     {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]})";
-  auto loaded = config::load_string(hcm_doc(rbac, vhost));
-  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
-  REQUIRE(loaded.ok());
   Server server(ServerOptions{.workers = 2, .drain_timeout = 2s});
-  config::apply(*loaded.bootstrap, server);
-  server.start();
+  start_from(server, hcm_doc(rbac, vhost));
   // Fresh connections: both workers' first streams register (one block for the pair).
   CHECK(http_get(server.listener_port(0), "/v1/a").status == 200);
   CHECK(http_get(server.listener_port(0), "/v2/a").status == 200);
@@ -421,12 +415,8 @@ TEST_CASE("local rate limit from Envoy config counts under <stat_prefix>.http_lo
     "filter_enforced": {"default_value": {"numerator": 100}}}})";
   FakeUpstream up([](const SeenRequest&) { return FakeResponse{200, {}, "up"}; });
   const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "b"}}]})";
-  auto loaded = config::load_string(hcm_doc(rl, vhost, backend_cluster(up.port())));
-  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
-  REQUIRE(loaded.ok());
   Server server(ServerOptions{.workers = 2, .drain_timeout = 2s});
-  config::apply(*loaded.bootstrap, server);
-  server.start();
+  start_from(server, hcm_doc(rl, vhost, backend_cluster(up.port())));
   int ok = 0, limited = 0;
   for (int i = 0; i < 5; ++i) (http_get(server.listener_port(0), "/x").status == 200 ? ok : limited)++;
   CHECK(ok == 2);
@@ -448,12 +438,8 @@ TEST_CASE("cors from Envoy config counts valid and invalid origins under http.<p
       "@type": "type.googleapis.com/envoy.config.route.v3.CorsPolicy",
       "allow_origin_string_match": [{"exact": "https://app.example"}], "allow_methods": "GET, PUT"}},
     "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]})";
-  auto loaded = config::load_string(hcm_doc(cors, vhost));
-  INFO((loaded.problems.empty() ? "" : loaded.problems[0].path + ": " + loaded.problems[0].message));
-  REQUIRE(loaded.ok());
   Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
-  config::apply(*loaded.bootstrap, server);
-  server.start();
+  start_from(server, hcm_doc(cors, vhost));
   {
     TestClient c(server.listener_port(0));
     auto pre = c.request("OPTIONS", "/a", {{"Host", "h"}, {"origin", "https://app.example"},
