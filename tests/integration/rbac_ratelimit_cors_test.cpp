@@ -63,6 +63,13 @@ std::string hcm_doc(const std::string& filters, const std::string& vhost, const 
       "http_filters": [)" + filters + R"(, {"name": "envoy.filters.http.router"}]}}]}]}])" + clusters + "}}";
 }
 
+/// `, "clusters": [...]` with cluster "b" at 127.0.0.1:`port`, for hcm_doc.
+std::string backend_cluster(std::uint16_t port) {
+  return R"(, "clusters": [{"name": "b", "connect_timeout": "1s", "load_assignment": {
+      "cluster_name": "b", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+      "address": "127.0.0.1", "port_value": )" + std::to_string(port) + "}}}}]}]}}]";
+}
+
 /// Loads an Envoy config document into `server` and starts it; a config problem fails the
 /// test with its path.
 void start_from(Server& server, const std::string& doc) {
@@ -290,11 +297,8 @@ TEST_CASE("local rate limit from Envoy config: only enabled (not enforced) lets 
     "request_headers_to_add_when_not_enforced": [{"header": {"key": "x-over-limit", "value": "true"}}]}})";
   FakeUpstream up([](const SeenRequest& r) { return FakeResponse{200, {}, r.header("x-over-limit")}; });
   const std::string vhost = R"({"name": "v", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "b"}}]})";
-  std::string doc = hcm_doc(rl, vhost, R"(, "clusters": [{"name": "b", "connect_timeout": "1s", "load_assignment": {
-      "cluster_name": "b", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-      "address": "127.0.0.1", "port_value": )" + std::to_string(up.port()) + "}}}}]}]}}]");
   Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
-  start_from(server, doc);
+  start_from(server, hcm_doc(rl, vhost, backend_cluster(up.port())));
   {
     TestClient c(server.listener_port(0));
     auto first = c.request("GET", "/", {{"Host", "h"}});
@@ -363,12 +367,6 @@ namespace {
 
 std::uint64_t counter(Server& server, const std::string& name) {
   return server.stats().counter_value(name).value_or(0);
-}
-
-std::string backend_cluster(std::uint16_t port) {
-  return R"(, "clusters": [{"name": "b", "connect_timeout": "1s", "load_assignment": {
-      "cluster_name": "b", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-      "address": "127.0.0.1", "port_value": )" + std::to_string(port) + "}}}}]}]}}]";
 }
 
 }  // namespace
