@@ -281,7 +281,7 @@ void Session::set_attempt_deadline(Timeout kind, Duration d) {
 }
 
 void Session::ensure_timer(Clock::time_point at) {
-  if (at >= timer_at_ || ended_) return;  // an earlier wake-up is already armed
+  if (at >= timer_at_ || ended_) return;  // an earlier wake-up is armed, or the connection is over
   timer_at_ = at;
   timer_.expires_at(at);
   timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timer(ec); });

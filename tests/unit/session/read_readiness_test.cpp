@@ -26,20 +26,24 @@ struct Pair {
   // A server's io_context always has work; without it poll() would not even run epoll_wait.
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   tcp::socket server{io}, client{io};
+  bool* flag = nullptr;  ///< null: another Asio, whose reads behave as plain Asio
+  bool done = false;     ///< what the last read_now_str() returned
+  error_code ec;         ///< the last read's error
   Pair() {
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     client.connect(acceptor.local_endpoint());
     server = acceptor.accept();
+    flag = speculative_read_flag(server);
   }
   void send(std::string_view s) { asio::write(client, asio::buffer(s.data(), s.size())); }
-  std::string read_now_str(bool& done, error_code& ec) {
+  std::string read_now_str() {
     char buf[64];
     std::size_t n = 0;
     done = read_now(server, asio::buffer(buf), ec, n);
     return std::string(buf, n);
   }
   /// async_read_some as the session does after read_now() said "wait".
-  std::string read_waiting(error_code& ec) {
+  std::string read_waiting() {
     char buf[64];
     std::optional<std::size_t> got;
     server.async_read_some(asio::buffer(buf), [&](error_code e, std::size_t n) {
@@ -67,70 +71,58 @@ TEST_CASE("read readiness: the reactor's flag is reachable on this Asio", "[read
 
 TEST_CASE("read readiness: a short read marks the socket drained and an edge marks it again", "[read_readiness]") {
   Pair p;
-  bool* flag = speculative_read_flag(p.server);
-  if (!flag) return;  // another Asio: reads behave as plain Asio (checked above for 1.81)
-  bool done = false;
-  error_code ec;
+  if (!p.flag) return;  // another Asio (checked above for 1.81)
   p.send("ab");
-  CHECK(p.read_now_str(done, ec) == "ab");
-  CHECK(done);
-  CHECK_FALSE(*flag);
+  CHECK(p.read_now_str() == "ab");
+  CHECK(p.done);
+  CHECK_FALSE(*p.flag);
   // Data comes while no read waits and the reactor sees its edge: the next read must try.
   p.send("cd");
   p.io.poll();
-  CHECK(*flag);
-  CHECK(p.read_now_str(done, ec) == "cd");
-  CHECK(done);
+  CHECK(*p.flag);
+  CHECK(p.read_now_str() == "cd");
+  CHECK(p.done);
 }
 
 TEST_CASE("read readiness: nothing to read sends the read to epoll and it completes later", "[read_readiness]") {
   Pair p;
-  bool* flag = speculative_read_flag(p.server);
-  if (!flag) return;  // another Asio: reads behave as plain Asio (checked above for 1.81)
-  bool done = true;
-  error_code ec;
-  CHECK(p.read_now_str(done, ec).empty());  // EAGAIN
-  CHECK_FALSE(done);
-  CHECK_FALSE(*flag);
+  if (!p.flag) return;  // another Asio (checked above for 1.81)
+  CHECK(p.read_now_str().empty());  // EAGAIN
+  CHECK_FALSE(p.done);
+  CHECK_FALSE(*p.flag);
   p.send("ef");
-  CHECK(p.read_waiting(ec) == "ef");
-  CHECK_FALSE(ec);
-  CHECK_FALSE(*flag);  // the completion ran inline after the reactor's recv, which drained it
+  CHECK(p.read_waiting() == "ef");
+  CHECK_FALSE(p.ec);
+  CHECK_FALSE(*p.flag);  // the completion ran inline after the reactor's recv, which drained it
 }
 
 TEST_CASE("read readiness: data that came before the reactor looked is not lost", "[read_readiness]") {
   Pair p;
-  bool* flag = speculative_read_flag(p.server);
-  if (!flag) return;  // another Asio: reads behave as plain Asio (checked above for 1.81)
-  bool done = false;
-  error_code ec;
+  if (!p.flag) return;  // another Asio (checked above for 1.81)
   p.send("gh");
-  CHECK(p.read_now_str(done, ec) == "gh");
-  REQUIRE_FALSE(*flag);
+  CHECK(p.read_now_str() == "gh");
+  REQUIRE_FALSE(*p.flag);
   // The peer writes, and the reader gets there before any epoll_wait: the flag still says
   // drained, so the read waits on epoll, whose pending edge completes it.
   p.send("ij");
-  CHECK(p.read_now_str(done, ec).empty());
-  CHECK_FALSE(done);
-  CHECK(p.read_waiting(ec) == "ij");
-  CHECK_FALSE(ec);
+  CHECK(p.read_now_str().empty());
+  CHECK_FALSE(p.done);
+  CHECK(p.read_waiting() == "ij");
+  CHECK_FALSE(p.ec);
 }
 
 TEST_CASE("read readiness: a full read leaves the flag set and EOF ends the read", "[read_readiness]") {
   Pair p;
-  bool* flag = speculative_read_flag(p.server);
-  if (!flag) return;  // another Asio: reads behave as plain Asio (checked above for 1.81)
-  bool done = false;
-  error_code ec;
+  if (!p.flag) return;  // another Asio (checked above for 1.81)
   std::string big(100, 'x');
   p.send(big);
-  CHECK(p.read_now_str(done, ec).size() == 64);  // more may wait: keep trying
-  CHECK(*flag);
-  CHECK(p.read_now_str(done, ec).size() == 36);
-  CHECK_FALSE(*flag);
+  CHECK(p.read_now_str().size() == 64);  // more may wait: keep trying
+  CHECK(*p.flag);
+  CHECK(p.read_now_str().size() == 36);
+  CHECK_FALSE(*p.flag);
   p.client.close();
   p.io.poll();
-  CHECK(p.read_now_str(done, ec).empty());
-  CHECK(done);
-  CHECK(ec == asio::error::eof);
+  CHECK(p.read_now_str().empty());
+  CHECK(p.done);
+  CHECK(p.ec == asio::error::eof);
 }
