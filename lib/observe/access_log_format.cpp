@@ -115,12 +115,6 @@ void find_all(const HeaderMap* map, const std::vector<std::string>& names,
   }
 }
 
-std::string_view number(std::uint64_t v, char* buf) {
-  auto [end, ec] = std::to_chars(buf, buf + 24, v);
-  (void)ec;
-  return {buf, std::size_t(end - buf)};
-}
-
 /// Room an operator's formatted value may need (a time, a number, the flag list).
 constexpr std::size_t kOpRoom = 256;
 
@@ -170,6 +164,8 @@ inline char* put_uint(char* p, std::uint64_t v) {
   return std::to_chars(p, p + 20, v).ptr;
 }
 
+std::string_view number(std::uint64_t v, char* buf) { return {buf, std::size_t(put_uint(buf, v) - buf)}; }
+
 /// Writes a line into a std::string through a raw cursor: one capacity test per operator
 /// and plain stores, where `out += piece` would test and maybe grow per piece.
 class LineWriter {
@@ -208,8 +204,10 @@ class LineWriter {
 
  private:
   void grow(std::size_t n) {
+    // `out_` may be a whole batch of earlier lines: grow by this line's needs (doubling the
+    // line, not the batch), so a long line zero-fills a little more, not the batch's size.
     auto used = std::size_t(p_ - out_.data());
-    out_.resize(std::max(out_.size() * 2, used + n + 512));
+    out_.resize(used + std::max(n, used - start_) + 512);
     p_ = out_.data() + used;
     end_ = out_.data() + out_.size();
   }

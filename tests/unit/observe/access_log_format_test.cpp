@@ -350,3 +350,26 @@ TEST_CASE("access log: the default format's fast writer matches the general one"
     REQUIRE(a == b);
   }
 }
+
+TEST_CASE("access log: a long line appended to a full batch grows the batch by the line", "[observe][access_log]") {
+  // The writer formats straight into its pending batch (reserved ahead): a line that
+  // outgrows its room must not double (and zero-fill) the whole batch, which here would
+  // also outgrow the reserve.
+  Fixture f;
+  std::string agent(3000, 'a');
+  f.req.set("user-agent", agent);
+  for (bool default_format : {true, false}) {
+    Formatter fmt;
+    AccessLogOptions o;
+    if (!default_format) o.format = "%REQ(USER-AGENT)% %REQ(USER-AGENT)%\n";
+    std::vector<std::pair<std::string, std::string>> problems;
+    REQUIRE(fmt.compile(o, "log", problems));
+    std::string batch(60000, 'x');
+    batch.reserve(100000);
+    auto reserved = batch.capacity();
+    fmt.format(f.s, batch);
+    INFO("default format: " << default_format);
+    CHECK(batch.size() > 63000);  // the line, with the long field, is there
+    CHECK(batch.capacity() == reserved);
+  }
+}
