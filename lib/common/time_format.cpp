@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <limits>
 #include <ctime>
 
 namespace ferry::detail {
@@ -54,7 +55,7 @@ void put2(char* p, unsigned v) {
 std::size_t format_default(std::int64_t secs, std::int64_t nanos, char* out, std::size_t cap) {
   if (cap < 24) return 0;
   // Lines of one second share "2026-11-26T02:41:50.": formatted once per second and thread.
-  thread_local std::int64_t cached_secs = -1;
+  thread_local std::int64_t cached_secs = std::numeric_limits<std::int64_t>::min();  // no second
   thread_local char cached[20];
   if (secs != cached_secs) {
     std::int64_t days = secs / 86400, rem = secs % 86400;

@@ -123,11 +123,14 @@ void Writer::run() {
     write_fully(fd_, batch);
     batch.clear();
     if (stopping) {
-      // Lines queued after the swap (a worker still finishing) go out too.
-      std::lock_guard lock(queue_lock_);
-      write_fully(fd_, pending_);
-      pending_.clear();
-      lines_ = 0;
+      // Lines queued after the swap (a worker still finishing) go out too, written after
+      // the lock is released: a worker never spins behind a write().
+      {
+        std::lock_guard lock(queue_lock_);
+        batch.swap(pending_);
+        lines_ = 0;
+      }
+      write_fully(fd_, batch);
       return;
     }
     if (idle) {

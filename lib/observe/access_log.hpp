@@ -23,7 +23,7 @@
 
 namespace ferry::observe {
 
-/// A lock for a critical section of a few hundred instructions. Its release is a plain store,
+/// A lock for a short critical section (one log line formatted into the batch). Its release is a plain store,
 /// where a mutex's is an atomic exchange that also waits for the buffered stores before it
 /// (the line just copied in): measured, that wait was most of a log line's locking cost.
 /// Waiters yield rather than spin, as the holder may share their core.
@@ -43,7 +43,8 @@ class SpinLock {
 /// Lines gather in one byte buffer. An idle writer wakes when the first line arrives; a busy
 /// one comes back every kFlushInterval, or sooner when half the queue is full or kBatchBytes
 /// are waiting (a small batch stays in the CPU's caches while it fills), and writes the batch
-/// with one write(). A worker never waits for I/O and signals at most once per batch.
+/// with one write(). A worker never waits for I/O; it signals a batch's first line when the
+/// writer sleeps, and a batch that fills.
 class Writer {
  public:
   static constexpr std::chrono::milliseconds kFlushInterval{20};
@@ -63,7 +64,6 @@ class Writer {
  private:
   template <class Fill>
   bool enqueue(Fill&& fill);
-  void signal();
   void run();
   int fd_;
   bool owns_fd_;
