@@ -265,6 +265,7 @@ void Decoder<isRequest>::reset_head() noexcept {
   info_ = {};
   field_count_ = 0;
   connection_named_count_ = 0;
+  connection_tokens_ = 0;
   too_many_ = bad_te_ = close_ = keep_alive_ = te_chunked_ = false;
 }
 
@@ -380,13 +381,13 @@ const char* Decoder<isRequest>::parse_start_line(const char* p, const char* end,
     return p + 10;
   } else {
     // status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
-    const char* d = p + 9;
     int version = 11;
-    if (end - p < 13 || load8(p) != load8("HTTP/1.1") || p[8] != ' ' || unsigned(d[0] - '0') > 9 ||
-        unsigned(d[1] - '0') > 9 || unsigned(d[2] - '0') > 9 || d[3] != ' ') {
+    if (end - p < 13 || load8(p) != load8("HTTP/1.1") || p[8] != ' ' || unsigned(p[9] - '0') > 9 ||
+        unsigned(p[10] - '0') > 9 || unsigned(p[11] - '0') > 9 || p[12] != ' ') {
       if (!check_fixed(p, end, "HTTP/#.# ### ", http::error::bad_status, ec)) return nullptr;
       version = parse_version(p);
     }
+    const char* d = p + 9;  // the status code (13 bytes are there: checked above)
     // RFC 9110 15: three digits, 1xx to 5xx. Anything else has no defined meaning (and a
     // status below 100 would go out as "0 Unknown").
     if (d[0] < '1' || d[0] > '5') {
@@ -537,6 +538,7 @@ void Decoder<isRequest>::note_connection(std::string_view value, Err& ec) {
   }
   bool names_others = false;
   bool ok = for_each_list_token(value, [&](std::string_view token) {
+    ++connection_tokens_;
     if (token.size() == 5 && name_is(token.data(), "close")) {
       info_.connection_close = close_ = true;
     } else if (token.size() == 10 && name_is(token.data(), "keep-alive")) {
@@ -545,7 +547,7 @@ void Decoder<isRequest>::note_connection(std::string_view value, Err& ec) {
       names_others = true;
     }
   });
-  if (!ok) {
+  if (!ok || connection_tokens_ > kMaxConnectionTokens) {
     ec = http::error::bad_value;
     return;
   }

@@ -94,6 +94,9 @@ class Decoder {
   /// Connection fields naming other fields that one head may carry; more are refused
   /// (400 for a request, 502 for a response). Real peers send one.
   static constexpr std::size_t kMaxConnectionFields = 8;
+  /// Tokens all Connection fields of one head may list: each named field costs a pass over
+  /// the head's fields at its end, so a long list would be work out of proportion to the head.
+  static constexpr std::size_t kMaxConnectionTokens = 32;
 
  private:
   enum class State : std::uint8_t { head, length, until_eof, chunked, done };
@@ -135,6 +138,7 @@ class Decoder {
   bool need_eof_ = false;    // the body ends when the peer closes
   bool te_chunked_ = false;  // a Transfer-Encoding field so far listed chunked
   std::uint8_t connection_named_count_ = 0;
+  std::uint16_t connection_tokens_ = 0;  ///< tokens listed by this head's Connection fields
   std::uint8_t chunk_digits_ = 0;  // hex digits of the current chunk size
   // Connection field values that name other fields: those are removed when the head ends.
   std::array<std::string_view, kMaxConnectionFields> connection_named_{};

@@ -105,3 +105,26 @@ TEST_CASE("an HTTP/1.0 client gets every byte of many small chunks", "[integrati
   CHECK(r.body.size() == expected.size());
   CHECK(r.body == expected);
 }
+
+TEST_CASE("a Connection list longer than 32 tokens is refused", "[integration][errors][http1]") {
+  // Each field a Connection token names costs a pass over the head's fields: a head listing
+  // thousands of tokens would cost far more than its size. Real clients list a few.
+  FakeUpstream up;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  auto tokens = [](int n) {
+    std::string v;
+    for (int i = 0; i < n; ++i) v += (i ? ", x-t" : "x-t") + std::to_string(i);
+    return v;
+  };
+  {
+    TestClient client(proxy.port());
+    CHECK(client.request("GET", "/", {{"host", "a"}, {"connection", tokens(32)}}).status == 200);
+  }
+  {
+    TestClient client(proxy.port());
+    // Across fields too: 20 + 13 tokens.
+    auto r = client.request("GET", "/", {{"host", "a"}, {"connection", tokens(20)}, {"connection", tokens(13)}});
+    CHECK(r.status == 400);
+  }
+  CHECK(up.seen().size() == 1);
+}
