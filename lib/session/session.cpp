@@ -275,9 +275,9 @@ asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
     set_hard_deadline(Timeout::request_headers, http_.request_headers_timeout);
   if (http_.request_timeout.count() > 0) set_hard_deadline(Timeout::request, http_.request_timeout);
   set_activity_deadline(Timeout::stream_idle, http_.stream_idle_timeout);
-  // The decoder consumes the head once it is complete: `parsed` bytes at the front of `in`
-  // are decoded and the header views point into them, so they stay put (or are rebased
-  // when the buffer moves) until they are copied below.
+  // The decoder consumes nothing until the head is complete (so make_room may move the
+  // bytes); then `parsed` bytes at the front of `in` are the head, copied below with the
+  // header views rebased onto the copy.
   std::size_t parsed = 0;
   for (;;) {
     error_code ec = boost::beast::http::error::need_more;
@@ -292,7 +292,7 @@ asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
       co_await reject(dec.error_for(ec));
       co_return false;
     }
-    if (!make_room(in, dec, parsed, std::size_t(http_.max_request_headers_kb) * 1024 + 1024)) {
+    if (!make_room(in, std::size_t(http_.max_request_headers_kb) * 1024 + 1024)) {
       co_await reject({431, "http1.headers_too_large"});
       co_return false;
     }

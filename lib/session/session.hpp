@@ -44,18 +44,15 @@ using Clock = std::chrono::steady_clock;
 using error_code = boost::system::error_code;
 
 /// Makes room in `in` for more input while a head is being decoded: compacts or grows the
-/// buffer (up to `limit`) and moves the decoder's views along with the bytes. False when
-/// the head does not fit in `limit`.
-template <class Decoder>
-bool make_room(detail::ReadBuffer& in, Decoder& dec, std::size_t parsed, std::size_t limit) {
-  const char* before = in.data();
+/// buffer (up to `limit`). The decoder holds no views into a head until it is complete, so
+/// the bytes may move. False when the head does not fit in `limit`.
+inline bool make_room(detail::ReadBuffer& in, std::size_t limit) {
   std::size_t space = 0;
   in.space(space);
   if (space == 0) {
     if (in.capacity() >= limit) return false;
     in.grow(std::min(limit, in.capacity() * 2));
   }
-  if (in.data() != before && parsed > 0) dec.rebase(before, in.data(), parsed);
   return true;
 }
 

@@ -339,7 +339,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
       rdec->skip(head_request);
       continue;
     }
-    if (ec != need_more || !make_room(ub, *rdec, parsed, kMaxResponseHead)) {
+    if (ec != need_more || !make_room(ub, kMaxResponseHead)) {
       report_outlier(worker_.cluster(route_decision_.cluster), *up_->host, worker_.index(),
                      upstream::LocalOrigin::connect_failed);  // Envoy: a protocol error resets the stream
       finish_upstream(false);
