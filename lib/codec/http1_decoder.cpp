@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 
 #ifdef __SSE2__
@@ -139,13 +140,6 @@ inline bool name_is(const char* p, const char (&lit)[N]) noexcept {
       if ((p[i] | 0x20) != lit[i]) return false;
     return true;
   }
-}
-
-inline bool iequals_lit(std::string_view s, std::string_view lit) noexcept {
-  if (s.size() != lit.size()) return false;
-  for (std::size_t i = 0; i < lit.size(); ++i)
-    if (lower(s[i]) != lit[i]) return false;
-  return true;
 }
 
 // Calls fn(token) for each element of a comma-separated token list (RFC 9110 5.6.1: empty
@@ -463,8 +457,8 @@ template <bool isRequest>
       if (ec == Err{} && kind == Kind::proxy_connection) {
         // Proxy-Connection is not standard but clients send it: it only sets the flags.
         if (!for_each_list_token(value, [&](std::string_view t) {
-              if (iequals_lit(t, "close")) close_ = true;
-              else if (iequals_lit(t, "keep-alive")) keep_alive_ = true;
+              if (iequals(t, "close")) close_ = true;
+              else if (iequals(t, "keep-alive")) keep_alive_ = true;
             }))
           ec = http::error::bad_value;
       }
@@ -507,7 +501,7 @@ template <bool isRequest>
       ++info_.host_count;
       break;
     case Kind::expect:
-      if (isRequest && iequals_lit(value, "100-continue")) {
+      if (isRequest && iequals(value, "100-continue")) {
         info_.expect_continue = true;
         return;  // answered by the proxy itself, like Envoy without proxy_100_continue
       }
@@ -570,17 +564,12 @@ void Decoder<isRequest>::note_content_length(std::string_view value, Err& ec) {
     ec = info_.has_content_length ? http::error::multiple_content_length : http::error::bad_content_length;
     return;
   }
-  if (value.empty()) {
+  // Digits only (no sign, no space: from_chars takes neither), at least one, no overflow.
+  std::uint64_t v = 0;
+  auto [end, rc] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (rc != std::errc{} || end != value.data() + value.size()) {
     ec = http::error::bad_content_length;
     return;
-  }
-  std::uint64_t v = 0;
-  for (char c : value) {
-    unsigned d = unsigned(c) - '0';
-    if (d > 9 || __builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, d, &v)) {
-      ec = http::error::bad_content_length;
-      return;
-    }
   }
   info_.has_content_length = true;
   info_.content_length = v;
@@ -599,7 +588,7 @@ void Decoder<isRequest>::note_transfer_encoding(std::string_view value, Err& ec)
   int chunked = 0;
   bool last_chunked = false;
   bool ok = for_each_list_token(value, [&](std::string_view coding) {
-    last_chunked = iequals_lit(coding, "chunked");
+    last_chunked = iequals(coding, "chunked");
     chunked += last_chunked;
   });
   if (!ok) {
@@ -842,8 +831,8 @@ void remove_connection_named(HeaderMap& headers, std::string_view connection_val
     // Removing Content-Length or Transfer-Encoding would forward the body unframed (the next
     // hop reads it as another message: request smuggling), and Host was checked already.
     // Such tokens are ignored, as HAProxy does.
-    if (iequals_lit(token, "content-length") || iequals_lit(token, "transfer-encoding") ||
-        iequals_lit(token, "host"))
+    if (iequals(token, "content-length") || iequals(token, "transfer-encoding") ||
+        iequals(token, "host"))
       return;
     headers.remove(token);
   });
