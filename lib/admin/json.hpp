@@ -10,15 +10,15 @@
 #include <string>
 #include <string_view>
 
-#include "observe/otlp_json.hpp"
+#include "common/json_text.hpp"
 
 namespace ferry::admin {
 
-/// Appends `s` as a JSON string literal (the escaper shared with the OTLP encoder: control
+/// Appends `s` as a JSON string literal (the shared escaper, common/json_text.hpp: control
 /// characters escaped, invalid UTF-8 replaced, so the output is always valid JSON).
 inline void json_string(std::string& out, std::string_view s) {
   out += '"';
-  observe::append_json_text(s, out);
+  detail::append_json_text(s, out);
   out += '"';
 }
 

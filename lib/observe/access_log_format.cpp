@@ -12,7 +12,7 @@
 
 #include "common/ascii.hpp"
 #include "common/time_format.hpp"
-#include "observe/otlp_json.hpp"
+#include "common/json_text.hpp"
 
 namespace ferry::observe {
 
@@ -516,7 +516,7 @@ void FormatString::append_json(const StreamInfo& s, bool typed, std::string& out
   std::string text;
   append(s, text);
   out += '"';
-  append_json_text(text, out);
+  detail::append_json_text(text, out);
   out += '"';
 }
 
@@ -544,7 +544,7 @@ bool Formatter::compile_json(const std::vector<AccessLogJsonField>& fields, cons
   for (const auto& f : fields) {
     JsonNode node;
     node.key = "\"";
-    append_json_text(f.key, node.key);
+    detail::append_json_text(f.key, node.key);
     node.key += "\":";
     node.object = f.object;
     std::string where = path + "." + f.key;

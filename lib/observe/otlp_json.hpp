@@ -51,8 +51,4 @@ void append_span_json(const SpanData& span, std::string& out);
 std::string export_request_json(std::string_view service_name, std::string_view scope_name,
                                 std::string_view scope_version, std::string_view spans);
 
-/// Appends `s` as JSON string content: escapes, and U+FFFD for bytes that are not UTF-8
-/// (header values may carry any octet; one bad byte must not spoil a batch).
-void append_json_text(std::string_view s, std::string& out);
-
 }  // namespace ferry::observe
