@@ -513,7 +513,10 @@ void FormatString::append_json(const StreamInfo& s, bool typed, std::string& out
       return;
     }
   }
-  std::string text;
+  // One scratch string per thread: a field's text is escaped from it, so a JSON line
+  // allocates nothing per field once the thread has formatted one.
+  thread_local std::string text;
+  text.clear();
   append(s, text);
   out += '"';
   detail::append_json_text(text, out);
