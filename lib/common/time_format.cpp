@@ -90,6 +90,15 @@ std::size_t format_default(std::int64_t secs, std::int64_t nanos, char* out, std
 
 }  // namespace
 
+std::size_t format_default_time(std::int64_t unix_ns, char* out, std::size_t cap) {
+  std::int64_t secs = unix_ns / 1000000000;
+  std::int64_t nanos = unix_ns % 1000000000;
+  if (nanos < 0) nanos += 1000000000, --secs;
+  if (auto n = format_default(secs, nanos, out, cap)) [[likely]]
+    return n;
+  return format_time(kDefault, unix_ns, out, cap);  // years outside 0..9999, or no room
+}
+
 std::size_t format_time(std::string_view format, std::int64_t unix_ns, char* out, std::size_t cap) {
   if (format.empty()) format = kDefault;
   std::int64_t secs = unix_ns / 1000000000;

@@ -17,6 +17,10 @@ namespace ferry::detail {
 /// Writes at most `cap` bytes to `out` and returns the length (0 if it did not fit).
 std::size_t format_time(std::string_view format, std::int64_t unix_ns, char* out, std::size_t cap);
 
+/// format_time with the default format (every default access-log line's %START_TIME%),
+/// without looking at a format first. Same contract as format_time.
+std::size_t format_default_time(std::int64_t unix_ns, char* out, std::size_t cap);
+
 /// Convenience: the same into a std::string (tests, logs off the hot path).
 std::string format_time(std::string_view format, std::int64_t unix_ns);
 

@@ -21,7 +21,7 @@ bool compare(AccessLogFilter::Op op, std::uint64_t value, std::uint64_t limit) {
   return false;
 }
 
-void write_fully(int fd, const std::string& data) {
+void write_fully(int fd, std::string_view data) {
   std::size_t done = 0;
   while (done < data.size()) {
     auto n = ::write(fd, data.data() + done, data.size() - done);
@@ -82,11 +82,11 @@ bool Writer::enqueue(Fill&& fill) {
 }
 
 bool Writer::push(std::string_view line) {
-  return enqueue([&](std::string& out) { out.append(line); });
+  return enqueue([&](LineBuffer& out) { out.append(line); });
 }
 
 bool Writer::push(const Formatter& format, const StreamInfo& s) {
-  return enqueue([&](std::string& out) { format.format(s, out); });
+  return enqueue([&](LineBuffer& out) { format.format(s, out); });
 }
 
 std::uint64_t Writer::dropped() const noexcept {
@@ -100,8 +100,7 @@ std::size_t Writer::queued() const noexcept {
 }
 
 void Writer::run() {
-  std::string batch;
-  batch.reserve(2 * kBatchBytes);
+  LineBuffer batch(2 * kBatchBytes);
   bool idle = true;
   for (;;) {
     bool stopping;
@@ -120,7 +119,7 @@ void Writer::run() {
       full_signalled_ = false;
     }
     idle = batch.empty();
-    write_fully(fd_, batch);
+    write_fully(fd_, batch.view());
     batch.clear();
     if (stopping) {
       // Lines queued after the swap (a worker still finishing) go out too, written after
@@ -130,7 +129,7 @@ void Writer::run() {
         batch.swap(pending_);
         lines_ = 0;
       }
-      write_fully(fd_, batch);
+      write_fully(fd_, batch.view());
       return;
     }
     if (idle) {

@@ -72,7 +72,7 @@ class Writer {
   stats::Counter dropped_stat_;
   // The queue, under queue_lock_ (taken per line by workers, per batch by the writer).
   mutable SpinLock queue_lock_;
-  std::string pending_;  ///< lines waiting, back to back
+  LineBuffer pending_;  ///< lines waiting, back to back
   std::size_t lines_ = 0;  ///< lines in pending_
   bool full_signalled_ = false;  ///< the writer was woken for this batch's size already
   std::uint64_t dropped_ = 0;

@@ -166,18 +166,18 @@ inline char* put_uint(char* p, std::uint64_t v) {
 
 std::string_view number(std::uint64_t v, char* buf) { return {buf, std::size_t(put_uint(buf, v) - buf)}; }
 
-/// Writes a line into a std::string through a raw cursor: one capacity test per operator
-/// and plain stores, where `out += piece` would test and maybe grow per piece.
+/// Writes a line into a LineBuffer through a raw cursor: one capacity test per operator
+/// and plain stores, where appending piece by piece would test and maybe grow per piece.
 class LineWriter {
  public:
-  explicit LineWriter(std::string& out) : out_(out), start_(out.size()) {
-    out_.resize(start_ + 512);
-    p_ = out_.data() + start_;
-    end_ = out_.data() + out_.size();
+  static constexpr std::size_t kInitialRoom = 512;
+  explicit LineWriter(LineBuffer& out) : out_(out) {
+    p_ = out_.room(kInitialRoom);
+    end_ = p_ + out_.room_left();
   }
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
-  ~LineWriter() { out_.resize(std::size_t(p_ - out_.data())); }
+  ~LineWriter() { out_.commit(std::size_t(p_ - (out_.data() + out_.size()))); }
   /// Makes room for `n` bytes at cursor().
   char* room(std::size_t n) {
     if (std::size_t(end_ - p_) < n) [[unlikely]] grow(n);
@@ -204,15 +204,12 @@ class LineWriter {
 
  private:
   void grow(std::size_t n) {
-    // `out_` may be a whole batch of earlier lines: grow by this line's needs (doubling the
-    // line, not the batch), so a long line zero-fills a little more, not the batch's size.
-    auto used = std::size_t(p_ - out_.data());
-    out_.resize(used + std::max(n, used - start_) + 512);
-    p_ = out_.data() + used;
-    end_ = out_.data() + out_.size();
+    // Commit what is written so far; the buffer keeps it when it grows (nothing is cleared).
+    out_.commit(std::size_t(p_ - (out_.data() + out_.size())));
+    p_ = out_.room(n + kInitialRoom);
+    end_ = p_ + out_.room_left();
   }
-  std::string& out_;
-  std::size_t start_;
+  LineBuffer& out_;
   char* p_;
   char* end_;
 };
@@ -397,6 +394,12 @@ void FormatString::plan_slots() {
 }
 
 void FormatString::append(const StreamInfo& s, std::string& out) const {
+  LineBuffer line;
+  append(s, line);
+  out += line.view();
+}
+
+void FormatString::append(const StreamInfo& s, LineBuffer& out) const {
   if (default_) return append_default(s, out);
   HeaderValues hv;
   find_all(s.request, req_names_, hv.req);
@@ -414,7 +417,7 @@ void FormatString::append(const StreamInfo& s, std::string& out) const {
   }
 }
 
-void FormatString::append_default(const StreamInfo& s, std::string& out) const {
+void FormatString::append_default(const StreamInfo& s, LineBuffer& out) const {
   // Envoy's default format, unrolled (most access logs use it): the same text as the
   // general path gives for kDefaultFormat, which a unit test checks on random streams.
   std::string_view original_path, forwarded_for, user_agent, request_id, service_time, authority;
@@ -447,8 +450,10 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
     path = original_path.empty() ? s.request->path() : original_path;
     protocol = s.request->version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
   }
-  std::string flags;
-  if (s.response_flags != 0) flags = flags_to_string(s.response_flags);
+  // Flags are rare: the usual "-" costs no string.
+  std::string flags_text;
+  std::string_view flags = "-";
+  if (s.response_flags != 0) [[unlikely]] flags = flags_text = flags_to_string(s.response_flags);
 
   auto or_dash = [](std::string_view v) { return v.empty() ? std::string_view("-") : v; };
   std::size_t views = method.size() + path.size() + service_time.size() + forwarded_for.size() +
@@ -460,7 +465,7 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   char* p = w.room(views + 64 + 5 * 20 + 40);
   char* const start = p;
   *p++ = '[';
-  p += detail::format_time({}, s.start_unix_ns, p, 64);
+  p += detail::format_default_time(s.start_unix_ns, p, 64);
   p = copy_small(p, "] \"", 3);
   p = copy_small(p, or_dash(method).data(), or_dash(method).size());
   *p++ = ' ';
@@ -470,8 +475,7 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   p = copy_small(p, "\" ", 2);
   p = put_uint(p, std::uint64_t(s.response_code));
   *p++ = ' ';
-  if (flags.empty()) *p++ = '-';
-  else p = copy_small(p, flags.data(), flags.size());
+  p = copy_small(p, flags.data(), flags.size());
   *p++ = ' ';
   p = put_uint(p, s.bytes_received);
   *p++ = ' ';
@@ -497,7 +501,7 @@ void FormatString::append_default(const StreamInfo& s, std::string& out) const {
   w.advance(std::size_t(p - start));
 }
 
-void FormatString::append_json(const StreamInfo& s, bool typed, std::string& out) const {
+void FormatString::append_json(const StreamInfo& s, bool typed, LineBuffer& out) const {
   if (typed && ops_.size() == 1 && ops_[0].kind != Kind::literal) {
     HeaderValues hv;
     find_all(s.request, req_names_, hv.req);
@@ -505,22 +509,25 @@ void FormatString::append_json(const StreamInfo& s, bool typed, std::string& out
     char buf[kOpRoom];
     auto v = value_of(ops_[0], s, hv, buf);
     if (v.empty()) {
-      out += "null";
+      out.append("null");
       return;
     }
     if (is_number(ops_[0].kind)) {
-      out += v;
+      out.append(v);
       return;
     }
   }
-  // One scratch string per thread: a field's text is escaped from it, so a JSON line
-  // allocates nothing per field once the thread has formatted one.
-  thread_local std::string text;
+  // Scratch per thread: a field's text, then its escaped form, so a JSON line allocates
+  // nothing per field once the thread has formatted one.
+  thread_local LineBuffer text;
+  thread_local std::string escaped;
   text.clear();
+  escaped.clear();
   append(s, text);
-  out += '"';
-  detail::append_json_text(text, out);
-  out += '"';
+  escaped += '"';
+  detail::append_json_text(text.view(), escaped);
+  escaped += '"';
+  out.append(escaped);
 }
 
 bool Formatter::compile(const AccessLogOptions& o, const std::string& path, std::vector<std::pair<std::string, std::string>>& problems) {
@@ -565,17 +572,17 @@ bool Formatter::compile_json(const std::vector<AccessLogJsonField>& fields, cons
   return ok;
 }
 
-void Formatter::append_object(const std::vector<JsonNode>& nodes, const StreamInfo& s, std::string& out) const {
-  out += '{';
+void Formatter::append_object(const std::vector<JsonNode>& nodes, const StreamInfo& s, LineBuffer& out) const {
+  out.append('{');
   bool first = true;
   for (const auto& n : nodes) {
-    if (!first) out += ',';
+    if (!first) out.append(',');
     first = false;
-    out += n.key;
+    out.append(n.key);
     if (n.object) append_object(n.fields, s, out);
     else n.value.append_json(s, typed_, out);
   }
-  out += '}';
+  out.append('}');
 }
 
 bool Formatter::uses(const std::vector<JsonNode>& nodes, Op::Kind k) {
@@ -592,13 +599,19 @@ bool Formatter::uses(Op::Kind k) const {
   return std::any_of(text_.ops().begin(), text_.ops().end(), [k](const Op& op) { return op.kind == k; });
 }
 
-void Formatter::format(const StreamInfo& s, std::string& out) const {
+void Formatter::format(const StreamInfo& s, LineBuffer& out) const {
   if (!is_json_) {
     text_.append(s, out);
     return;
   }
   append_object(json_, s, out);
-  out += '\n';
+  out.append('\n');
+}
+
+void Formatter::format(const StreamInfo& s, std::string& out) const {
+  LineBuffer line;
+  format(s, line);
+  out += line.view();
 }
 
 }  // namespace ferry::observe

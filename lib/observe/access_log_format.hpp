@@ -13,6 +13,8 @@
 #include <ferry/access_log.hpp>
 #include <ferry/headers.hpp>
 
+#include "observe/line_buffer.hpp"
+
 namespace ferry::observe {
 
 /// What a formatter reads for one stream; views are valid during the call only.
@@ -76,11 +78,13 @@ class FormatString {
   /// format gets a hand-unrolled writer unless `fast_default` is false (tests compare both).
   bool compile(std::string_view format, std::string& error, bool fast_default = true);
   /// Appends the text form (missing values are "-").
+  void append(const StreamInfo& s, LineBuffer& out) const;
+  /// The same, appended to a string (tests, and paths off the data path).
   void append(const StreamInfo& s, std::string& out) const;
   /// Appends a JSON value. Typed (typed_json_format, log_format.json_format): a lone numeric
   /// operator as a number, a lone operator without a value as null. Otherwise, and for
   /// anything else, the text form as a JSON string.
-  void append_json(const StreamInfo& s, bool typed, std::string& out) const;
+  void append_json(const StreamInfo& s, bool typed, LineBuffer& out) const;
   const std::vector<Op>& ops() const noexcept { return ops_; }
 
   /// Header names the one pass over the request (response) fields looks for.
@@ -89,7 +93,7 @@ class FormatString {
  private:
   std::uint8_t slot_for(std::vector<std::string>& names, const std::string& name);
   void plan_slots();
-  void append_default(const StreamInfo& s, std::string& out) const;
+  void append_default(const StreamInfo& s, LineBuffer& out) const;
   bool default_ = false;  ///< the format is kDefaultFormat: append_default() writes it
   std::vector<Op> ops_;
   std::vector<std::string> req_names_, resp_names_;  ///< lower case, at most kMaxSlots each
@@ -104,6 +108,9 @@ class Formatter {
   /// Compiles the format of `options` (Envoy's default when it has none). Problems are
   /// appended as {where, what} with `path` the options' path.
   bool compile(const AccessLogOptions& options, const std::string& path, std::vector<std::pair<std::string, std::string>>& problems);
+  /// Appends one whole line (with its "\n") to `out`.
+  void format(const StreamInfo& s, LineBuffer& out) const;
+  /// The same, appended to a string (tests).
   void format(const StreamInfo& s, std::string& out) const;
   /// Whether some operator of the format is of kind `k`.
   bool uses(Op::Kind k) const;
@@ -117,7 +124,7 @@ class Formatter {
   };
   bool compile_json(const std::vector<AccessLogJsonField>& fields, const std::string& path,
                     std::vector<JsonNode>& out, std::vector<std::pair<std::string, std::string>>& problems);
-  void append_object(const std::vector<JsonNode>& nodes, const StreamInfo& s, std::string& out) const;
+  void append_object(const std::vector<JsonNode>& nodes, const StreamInfo& s, LineBuffer& out) const;
   static bool uses(const std::vector<JsonNode>& nodes, Op::Kind k);
 
   FormatString text_;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 #include <thread>
 
 using namespace ferry;
@@ -301,6 +302,16 @@ TEST_CASE("access log: the default START_TIME matches strftime's", "[observe][ac
       CHECK(detail::format_time("", ns) == detail::format_time("%Y-%m-%dT%H:%M:%S.%3fZ", ns));
     }
   }
+  // format_default_time (the default line's entry) is the same function without the format:
+  // also before the epoch and at both ends of the nanosecond range (1677 and 2262).
+  for (std::int64_t ns : {std::int64_t(0), std::int64_t(-1), std::int64_t(-86400) * 1000000000 - 5000000,
+                          std::int64_t(1795000000123456789), std::numeric_limits<std::int64_t>::max(),
+                          std::numeric_limits<std::int64_t>::min()}) {
+    char buf[64];
+    auto n = detail::format_default_time(ns, buf, sizeof buf);
+    INFO("ns " << ns);
+    CHECK(std::string(buf, n) == detail::format_time("%Y-%m-%dT%H:%M:%S.%3fZ", ns));
+  }
   CHECK(detail::format_time("", 951782400LL * 1000000000) == "2000-02-29T00:00:00.000Z");
   CHECK(detail::format_time("", 4107542399LL * 1000000000 + 999000000) == "2100-02-28T23:59:59.999Z");
 }
@@ -351,10 +362,10 @@ TEST_CASE("access log: the default format's fast writer matches the general one"
   }
 }
 
-TEST_CASE("access log: a long line appended to a full batch grows the batch by the line", "[observe][access_log]") {
-  // The writer formats straight into its pending batch (reserved ahead): a line that
-  // outgrows its room must not double (and zero-fill) the whole batch, which here would
-  // also outgrow the reserve.
+TEST_CASE("access log: a long line appended to a batch keeps the lines before it", "[observe][access_log]") {
+  // The writer formats straight into its pending batch: a line longer than the room the
+  // writer starts with (512 bytes) grows it mid-line, and neither the lines already queued
+  // nor the part of the line written before the growth may be lost.
   Fixture f;
   std::string agent(3000, 'a');
   f.req.set("user-agent", agent);
@@ -364,12 +375,18 @@ TEST_CASE("access log: a long line appended to a full batch grows the batch by t
     if (!default_format) o.format = "%REQ(USER-AGENT)% %REQ(USER-AGENT)%\n";
     std::vector<std::pair<std::string, std::string>> problems;
     REQUIRE(fmt.compile(o, "log", problems));
-    std::string batch(60000, 'x');
-    batch.reserve(100000);
-    auto reserved = batch.capacity();
-    fmt.format(f.s, batch);
-    INFO("default format: " << default_format);
-    CHECK(batch.size() > 63000);  // the line, with the long field, is there
-    CHECK(batch.capacity() == reserved);
+    std::string expected;
+    fmt.format(f.s, expected);
+    for (std::size_t reserved : {std::size_t(0), std::size_t(60100), std::size_t(100000)}) {
+      LineBuffer batch(reserved);
+      batch.append(std::string(60000, 'x'));
+      fmt.format(f.s, batch);
+      INFO("default format: " << default_format << ", reserved " << reserved);
+      REQUIRE(batch.size() == 60000 + expected.size());
+      CHECK(batch.view().substr(0, 60000) == std::string(60000, 'x'));
+      CHECK(batch.view().substr(60000) == expected);
+      CHECK(expected.find(agent) != std::string::npos);
+      if (reserved == 100000) CHECK(batch.capacity() == reserved);  // room enough: no growth
+    }
   }
 }
