@@ -58,6 +58,15 @@ struct Sampler {
   /// asked (x-client-trace-id), else random_sampling; then overall_sampling. `draw1` and
   /// `draw2` are uniform random numbers.
   bool decide(bool client_requested, std::uint64_t draw1, std::uint64_t draw2) const noexcept;
+  /// The same decision from one 64-bit draw: its low half for the first percentage, its high
+  /// half for overall_sampling, each scaled to [0, 10000) by a multiply-shift (what the
+  /// request path uses: one random number instead of two, no division).
+  bool decide(bool client_requested, std::uint64_t draw) const noexcept {
+    std::uint32_t first = client_requested ? client : random;
+    return scale(std::uint32_t(draw)) < first && scale(std::uint32_t(draw >> 32)) < overall;
+  }
+  /// A uniform 32-bit number to [0, 10000).
+  static std::uint32_t scale(std::uint32_t x) noexcept { return std::uint32_t((std::uint64_t(x) * 10000) >> 32); }
 };
 
 /// The trace context of one stream (kept in StreamBuffers, not in a coroutine frame).
@@ -86,5 +95,10 @@ void start_stream_trace(RequestHeaders& req, detail::Arena& arena, const Sampler
 /// "00-<trace>-<span>-<flags>", 55 characters.
 inline constexpr std::size_t kTraceparentSize = 55;
 void format_traceparent(const StreamTrace& t, char out[kTraceparentSize]) noexcept;
+
+/// A new trace's traceparent from random bits, the ids written once in place: 128 bits of
+/// trace id, 64 of span id. An all-zero id (invalid in W3C) gets a last bit set.
+void format_new_traceparent(std::uint64_t trace_hi, std::uint64_t trace_lo, std::uint64_t span, bool sampled,
+                            char out[kTraceparentSize]) noexcept;
 
 }  // namespace ferry::observe

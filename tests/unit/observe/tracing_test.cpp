@@ -8,8 +8,10 @@
 #include <boost/asio/io_context.hpp>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "common/arena.hpp"
+#include "common/hex.hpp"
 #include "common/random.hpp"
 #include "observe/otlp_json.hpp"
 #include "observe/trace_context.hpp"
@@ -215,6 +217,199 @@ TEST_CASE("sampler: Envoy's random, client and overall percentages", "[tracing]"
   CHECK(sampled < 1200);
 }
 
+TEST_CASE("sampler: one draw, each half scaled to parts of 10,000", "[tracing]") {
+  // Sweep each 32-bit half evenly (every 65,536th value): the share sampled is the
+  // percentage to within one step, for the low half (random/client) and the high half
+  // (overall) alike.
+  for (std::uint32_t parts : {0u, 1u, 100u, 2500u, 5000u, 9999u, 10000u}) {
+    INFO("parts of 10,000: " << parts);
+    Sampler first{parts, parts, 10000}, overall{10000, 10000, parts};
+    std::uint64_t low_sampled = 0, client_sampled = 0, high_sampled = 0;
+    for (std::uint64_t k = 0; k < 65536; ++k) {
+      std::uint64_t half = k << 16;
+      low_sampled += first.decide(false, half);
+      client_sampled += first.decide(true, half);
+      high_sampled += overall.decide(false, half << 32);
+    }
+    double want = parts * 65536.0 / 10000;
+    CHECK(double(low_sampled) >= want - 1);
+    CHECK(double(low_sampled) <= want + 1);
+    CHECK(client_sampled == low_sampled);
+    CHECK(high_sampled == low_sampled);
+  }
+  CHECK(Sampler::scale(0) == 0);
+  CHECK(Sampler::scale(0xFFFFFFFFu) == 9999);  // never 10,000: 100% always samples
+  // The boundary of 1%: the first value that scales to 100.
+  std::uint32_t edge = std::uint32_t((100ull << 32) / 10000 + 1);
+  CHECK(Sampler::scale(edge - 1) == 99);
+  CHECK(Sampler::scale(edge) == 100);
+  Sampler one{100, 10000, 10000};
+  CHECK(one.decide(false, edge - 1));
+  CHECK_FALSE(one.decide(false, edge));
+  // Client sampling instead of random sampling; overall on top.
+  Sampler client{0, 10000, 10000};
+  CHECK_FALSE(client.decide(false, 0));
+  CHECK(client.decide(true, 0));
+  Sampler none_overall{10000, 10000, 0};
+  CHECK_FALSE(none_overall.decide(false, 0));
+
+  // With real draws: 0%, 1% and 100%.
+  detail::Random random;
+  int at0 = 0, at1 = 0, at100 = 0;
+  Sampler zero{0, 10000, 10000}, pct1{100, 10000, 10000}, all;
+  for (int i = 0; i < 100000; ++i) {
+    at0 += zero.decide(false, random.next());
+    at1 += pct1.decide(false, random.next());
+    at100 += all.decide(false, random.next());
+  }
+  CHECK(at0 == 0);
+  CHECK(at1 > 800);  // expected 1,000; 6 standard deviations either way
+  CHECK(at1 < 1200);
+  CHECK(at100 == 100000);
+}
+
+TEST_CASE("a new trace's traceparent: ids written once, never all zero", "[tracing]") {
+  char tp[kTraceparentSize];
+  format_new_traceparent(0x0123456789abcdefull, 0xfedcba9876543210ull, 0x1122334455667788ull, true, tp);
+  char a[16], b[16], c[16];
+  detail::hex16(0x0123456789abcdefull, a);
+  detail::hex16(0xfedcba9876543210ull, b);
+  detail::hex16(0x1122334455667788ull, c);
+  std::string want = "00-" + std::string(a, 16) + std::string(b, 16) + "-" + std::string(c, 16) + "-01";
+  CHECK(std::string(tp, sizeof tp) == want);
+  format_new_traceparent(1, 2, 3, false, tp);
+  CHECK(std::string_view(tp + 52, 3) == "-00");
+  IncomingTrace back;
+  CHECK(parse_traceparent(std::string_view(tp, sizeof tp), back));
+
+  // All-zero ids are invalid in W3C: one bit is set instead.
+  format_new_traceparent(0, 0, 0, true, tp);
+  REQUIRE(parse_traceparent(std::string_view(tp, sizeof tp), back));
+  CHECK(std::string_view(tp + 3, 32) != std::string(32, '0'));
+  CHECK(std::string_view(tp + 36, 16) != std::string(16, '0'));
+  // A zero half alone is fine and kept.
+  format_new_traceparent(0, 5, 7, true, tp);
+  char zero[16], five[16];
+  detail::hex16(0, zero);
+  detail::hex16(5, five);
+  CHECK(std::string_view(tp + 3, 32) == std::string(zero, 16) + std::string(five, 16));
+}
+
+TEST_CASE("hex32 is hex16 of each half", "[tracing]") {
+  detail::Random random;
+  for (int i = 0; i < 1000; ++i) {
+    std::uint64_t x = random.next(), y = random.next();
+    char both[32], a[16], b[16];
+    detail::hex32(x, y, both);
+    detail::hex16(x, a);
+    detail::hex16(y, b);
+    REQUIRE(std::string_view(both, 16) == std::string_view(a, 16));
+    REQUIRE(std::string_view(both + 16, 16) == std::string_view(b, 16));
+  }
+}
+
+TEST_CASE("trace start without trace fields: one traceparent, ids copied, nothing stale", "[tracing]") {
+  detail::Random random;
+  detail::Arena arena;
+  StreamTrace t;  // reused across streams, as StreamBuffers does
+  auto w3c_stream = [&] {
+    RequestHeaders req;
+    req.set_request_line("GET", "/", 11);
+    req.add("traceparent", std::string("00-") + kTrace + "-" + kSpan + "-01");
+    req.add("tracestate", "k=v");
+    start_stream_trace(req, arena, Sampler{}, random, t);
+    REQUIRE(t.tracestate == "k=v");
+    t.active = false;
+  };
+  using Fields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+  auto check_new_trace = [&](Fields fields) {
+    RequestHeaders req;
+    req.set_request_line("GET", "/", 11);
+    for (auto [n, v] : fields) req.add(n, v);
+    start_stream_trace(req, arena, Sampler{}, random, t);
+    CHECK(t.active);
+    CHECK(t.sampled);
+    CHECK_FALSE(t.has_parent);
+    CHECK(t.tracestate.empty());  // not the previous stream's
+    std::size_t traceparents = 0;
+    for (const auto& e : req) traceparents += e.name == "traceparent";
+    CHECK(traceparents == 1);
+    CHECK(req.size() == fields.size() + 1);
+    auto tp = req.get("traceparent");
+    IncomingTrace sent;
+    REQUIRE(parse_traceparent(tp, sent));
+    CHECK(tp.substr(3, 32) == std::string_view(t.trace_id, 32));
+    CHECK(tp.substr(36, 16) == std::string_view(t.span_id, 16));
+    CHECK(t.trace_id_view() == tp.substr(3, 32));
+    for (auto [n, v] : fields) CHECK(req.get(n) == v);  // all pass through untouched
+  };
+  // The request path's common case: no field looks like a trace field.
+  w3c_stream();
+  check_new_trace({{"Host", "a"}, {"User-Agent", "ua"}, {"x-request-id", "r"}, {"x-forwarded-proto", "http"},
+                   {"te", "trailers"}, {"x-envoy-expected-rq-timeout-ms", "15000"}, {"trace", "x"}});
+  // Look-alikes (a trace field's length and letters) take the exact pass and are not taken.
+  w3c_stream();
+  check_new_trace({{"x-bogus-abc", "y"}, {"tracexxxxxx", "z"}, {"x-b3-traceidx", "w"}, {"b4", "v"}});
+  // Two streams, two traces.
+  std::string first(t.trace_id, 32);
+  check_new_trace({{"host", "b"}});
+  CHECK(std::string(t.trace_id, 32) != first);
+}
+
+TEST_CASE("trace fields are found in any case and among look-alikes", "[tracing]") {
+  detail::Random random;
+  detail::Arena arena;
+  auto start = [&](std::initializer_list<std::pair<std::string_view, std::string_view>> fields, Sampler s) {
+    RequestHeaders req;
+    req.set_request_line("GET", "/", 11);
+    for (auto [n, v] : fields) req.add(n, v);
+    StreamTrace t;
+    start_stream_trace(req, arena, s, random, t);
+    return std::pair{t, std::string(req.get("traceparent"))};
+  };
+  // x-client-trace-id after look-alikes of its length: client_sampling applies.
+  auto [c, c_tp] = start({{"x-forwarded-proto", "http"}, {"X-Client-Trace-Id", "1"}}, Sampler{0, 10000, 10000});
+  CHECK(c.sampled);
+  auto [n, n_tp] = start({{"x-forwarded-proto", "http"}, {"x-client-trace-ie", "1"}}, Sampler{0, 10000, 10000});
+  CHECK_FALSE(n.sampled);
+  // Upper-case names carry contexts too.
+  auto [w, w_tp] = start({{"User-Agent", "u"}, {"TRACEPARENT", std::string("00-") + kTrace + "-" + kSpan + "-00"}},
+                         Sampler{});
+  CHECK(std::string(w.trace_id, 32) == kTrace);
+  CHECK_FALSE(w.sampled);
+  auto [b, b_tp] = start({{"B3", std::string(kTrace) + "-" + kSpan + "-0"}}, Sampler{});
+  CHECK(std::string(b.trace_id, 32) == kTrace);
+  CHECK(b.has_parent);
+  auto [m, m_tp] = start({{"X-B3-TRACEID", kTrace}, {"X-B3-SPANID", kSpan}, {"x-b3-sampled", "1"}}, Sampler{0, 0, 0});
+  CHECK(std::string(m.parent_id, 16) == kSpan);
+  CHECK(m.sampled);  // the caller's decision
+  CHECK(m_tp.substr(3, 32) == kTrace);
+  // A decision without ids: a new trace, with that decision.
+  auto [d, d_tp] = start({{"x-b3-sampled", "0"}}, Sampler{});
+  CHECK_FALSE(d.has_parent);
+  CHECK_FALSE(d.sampled);
+  CHECK(d_tp.substr(3, 32) == std::string_view(d.trace_id, 32));
+  CHECK(d_tp.ends_with("-00"));
+}
+
+TEST_CASE("trace start samples at the configured rate", "[tracing]") {
+  detail::Random random;
+  detail::Arena arena;
+  int sampled = 0;
+  for (int i = 0; i < 20000; ++i) {
+    RequestHeaders req;
+    req.set_request_line("GET", "/", 11);
+    req.add("host", "a");
+    StreamTrace t;
+    start_stream_trace(req, arena, Sampler{Sampler::from_percent(5), 10000, 10000}, random, t);
+    sampled += t.sampled;
+    REQUIRE(req.get("traceparent").ends_with(t.sampled ? "-01" : "-00"));
+    arena.reset();
+  }
+  CHECK(sampled > 800);  // expected 1,000 (5%); sd ~31
+  CHECK(sampled < 1200);
+}
+
 TEST_CASE("upstream trace headers: W3C continued, new traces, B3 in its own format", "[tracing]") {
   detail::Random random;
   detail::Arena arena;
@@ -375,6 +570,87 @@ TEST_CASE("OTLP/JSON: an ExportTraceServiceRequest with Envoy-like span attribut
   CHECK_FALSE(s1.contains("traceState"));
   CHECK(s1.at("attributes").empty());
   CHECK(s1.at("status").at("code") == 0);
+}
+
+TEST_CASE("OTLP/JSON: integers as decimal strings at every length and sign", "[tracing]") {
+  std::vector<std::int64_t> values = {0, 1, -1, 9, 10, 99, 100, 101, 12345678, 99999999, 100000000, 100000001,
+                                      -99999999, -100000000, 1795660910123456789, INT64_MAX, INT64_MIN,
+                                      INT64_MIN + 1, 9999999999999999, 10000000000000000, 184467440737095516};
+  std::int64_t p = 1;
+  for (int i = 0; i < 18; ++i, p *= 10) values.insert(values.end(), {p - 1, p, p + 1, -p, 7 * p});
+  detail::Random random;
+  for (int i = 0; i < 200; ++i) values.push_back(std::int64_t(random.next() >> (i % 64)));
+  std::vector<SpanAttribute> attrs;
+  for (auto v : values) attrs.push_back({"n", {}, v, true});
+  SpanData span;
+  span.trace_id = kTrace;
+  span.span_id = kSpan;
+  span.name = "x";
+  span.start_unix_ns = INT64_MIN;
+  span.end_unix_ns = INT64_MAX;
+  span.attributes = attrs;
+  std::string out;
+  append_span_json(span, out);
+  auto j = Json::parse(out);
+  CHECK(j.at("startTimeUnixNano") == std::to_string(INT64_MIN));
+  CHECK(j.at("endTimeUnixNano") == std::to_string(INT64_MAX));
+  REQUIRE(j.at("attributes").size() == values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    INFO(values[i]);
+    CHECK(j.at("attributes").at(i).at("value").at("intValue") == std::to_string(values[i]));
+  }
+}
+
+TEST_CASE("OTLP/JSON: spans larger than the encoder's buffer, escapes in every field", "[tracing]") {
+  // The encoder stages a span in a 4 KiB buffer: long values (a 20 KB user-agent, escapes
+  // that grow sixfold) must come out whole, and a span appends after what is there.
+  std::string longest(20000, 'u');
+  std::string controls(1000, '\x01');
+  std::string mixed;
+  for (int i = 0; i < 700; ++i) mixed += "ab\"\xc3\xa9\xff";
+  std::vector<std::string> keys, texts;  // the attributes' views point here
+  keys.reserve(60), texts.reserve(60);
+  std::vector<SpanAttribute> attrs;
+  for (int i = 0; i < 60; ++i) {
+    keys.push_back("key.number." + std::string(i % 7, 'k'));
+    texts.push_back(mixed.substr(0, i * 13));
+    attrs.push_back({keys.back(), texts.back()});
+  }
+  attrs.push_back({"user_agent.original", longest});
+  attrs.push_back({"controls", controls});
+  attrs.push_back({"mixed", mixed});
+  SpanData span;
+  span.trace_id = kTrace;
+  span.span_id = kSpan;
+  span.parent_span_id = kSpan;
+  span.trace_state = "a=\"b\"";
+  span.name = "host\x02";
+  span.name_suffix = "/p\"q";
+  span.attributes = attrs;
+  std::string out = "[";
+  append_span_json(span, out);
+  out += "]";
+  auto j = Json::parse(out).at(0);
+  CHECK(j.at("traceState") == "a=\"b\"");
+  CHECK(j.at("name") == "host\x02/p\"q");
+  const auto& a = j.at("attributes");
+  REQUIRE(a.size() == attrs.size());
+  for (std::size_t i = 0; i < 60; ++i) {
+    const std::string& want = texts[i];
+    // \xff is replaced, as is a sequence cut short at the end; the rest survives.
+    std::string replaced;
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      if (static_cast<unsigned char>(want[k]) == 0xff) replaced += "\xEF\xBF\xBD";
+      else if (static_cast<unsigned char>(want[k]) == 0xc3 && k + 1 < want.size()) replaced += want.substr(k, 2), ++k;
+      else if (static_cast<unsigned char>(want[k]) == 0xc3) replaced += "\xEF\xBF\xBD";
+      else replaced += want[k];
+    }
+    INFO(i);
+    CHECK(a.at(i).at("key") == std::string(attrs[i].key));
+    CHECK(a.at(i).at("value").at("stringValue") == replaced);
+  }
+  CHECK(a.at(60).at("value").at("stringValue") == longest);
+  CHECK(a.at(61).at("value").at("stringValue") == controls);
 }
 
 TEST_CASE("worker tracer: batches, flushes by count and timer, bounds and counts drops", "[tracing]") {
