@@ -263,6 +263,7 @@ void Worker::note_freed(std::size_t bytes) noexcept {
 }
 
 void Worker::housekeeping() {
+  wall_.refresh();
   for (auto* s = sessions_; s; s = s->next) s->on_sweep();
   trim_free_buffers();
   auto now = std::chrono::steady_clock::now();

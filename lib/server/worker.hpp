@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/arena.hpp"
+#include "common/coarse_clock.hpp"
 #include "common/random.hpp"
 #include "common/read_buffer.hpp"
 #include "server/parked_connection.hpp"
@@ -68,6 +69,8 @@ class Worker {
   /// This worker's view of ferry's stats (slots in its own block).
   stats::WorkerStats& stats() noexcept { return stats_; }
   detail::Random& random() noexcept { return random_; }
+  /// Wall-clock time of steady_clock time points (offset refreshed by the sweep each second).
+  const detail::WallOffset& wall() const noexcept { return wall_; }
   unsigned index() const noexcept { return index_; }  ///< 0 .. workers - 1
   bool draining() const noexcept { return draining_; }
 
@@ -155,6 +158,7 @@ class Worker {
   std::vector<std::unique_ptr<session::StreamBuffers>> free_buffers_;
   std::size_t free_low_water_ = 0;  ///< fewest free buffers since the last sweep
   detail::Random random_;
+  detail::WallOffset wall_;
   session::Session* sessions_ = nullptr;  ///< intrusive list head
   std::size_t session_count_ = 0;
   session::UpstreamCall* calls_ = nullptr;  ///< intrusive list head

@@ -244,7 +244,10 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void clear_attempt_deadline() noexcept { attempt_kind_ = Timeout::none; }
   void ensure_timer(Clock::time_point at);
   void on_timer(const error_code& ec);
-  void touch() { if (activity_kind_ != Timeout::none) activity_deadline_ = Clock::now() + activity_span_; }
+  void touch() {
+    last_io_ = Clock::now();
+    if (activity_kind_ != Timeout::none) activity_deadline_ = last_io_ + activity_span_;
+  }
 
   server::Worker& worker_;
   const server::ListenerRuntime& listener_;
@@ -256,6 +259,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   asio::steady_timer timer_;
   Clock::time_point timer_at_ = Clock::time_point::max();
   Clock::time_point activity_deadline_{};
+  Clock::time_point last_io_{};  ///< the last touch(): the precise time of the last I/O
   Clock::time_point hard_deadline_{};
   Duration activity_span_{0};
   Timeout activity_kind_ = Timeout::none;

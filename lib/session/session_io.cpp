@@ -17,6 +17,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/coarse_clock.hpp"
 #include "session/read_readiness.hpp"
 #include "session/session.hpp"
 #include "tls/client_tls.hpp"
@@ -256,13 +257,13 @@ void Session::set_activity_deadline(Timeout kind, Duration d) {
   }
   activity_kind_ = kind;
   activity_span_ = d;
-  activity_deadline_ = Clock::now() + d;
+  activity_deadline_ = detail::coarse_now() + d;
   ensure_timer(activity_deadline_);
 }
 
 void Session::set_hard_deadline(Timeout kind, Duration d) {
   if (d.count() <= 0) return;
-  auto at = Clock::now() + d;
+  auto at = detail::coarse_now() + d;
   // Keep the earlier of two hard deadlines (e.g. request_timeout and headers timeout).
   if (hard_kind_ != Timeout::none && hard_deadline_ <= at) return;
   hard_kind_ = kind;
@@ -276,7 +277,7 @@ void Session::set_attempt_deadline(Timeout kind, Duration d) {
     return;
   }
   attempt_kind_ = kind;
-  attempt_deadline_ = Clock::now() + d;
+  attempt_deadline_ = detail::coarse_now() + d;
   ensure_timer(attempt_deadline_);
 }
 

@@ -42,8 +42,7 @@ void Session::count_closed_connection(server::Worker& worker, const server::List
 }
 
 Clock::time_point Session::last_activity() const noexcept {
-  // touch() keeps activity_deadline_ = (time of the last I/O) + activity_span_.
-  return activity_kind_ != Timeout::none ? activity_deadline_ - activity_span_ : Clock::now();
+  return last_io_ != Clock::time_point{} ? last_io_ : Clock::now();
 }
 
 void Session::count_stream_start() noexcept {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/coarse_clock.hpp"
 #include "tls/connection.hpp"
 
 namespace ferry::upstream {
@@ -44,7 +45,7 @@ void HostPool::put(UpstreamConnPtr conn) {
     r->wake.cancel();
     return;
   }
-  conn->idle_since = std::chrono::steady_clock::now();
+  conn->idle_since = detail::coarse_now();  // idle limits are checked once a second
   idle_.push_back(std::move(conn));
 }
 

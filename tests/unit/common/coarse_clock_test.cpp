@@ -1,0 +1,44 @@
+// coarse_now() and WallOffset (lib/common/coarse_clock.hpp).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "common/coarse_clock.hpp"
+
+using namespace ferry::detail;
+
+TEST_CASE("coarse clock: at or just after steady_clock's time", "[common][clock]") {
+  // Deadlines are computed from coarse_now(); one earlier than steady_clock's would fire a
+  // timeout early. The coarse clock lags the precise one by about a tick (more when a VM's
+  // timekeeping CPU was descheduled, rarely): coarse_now() rounds up by two, so nearly every
+  // reading is at or after steady_clock's, and none is far off either way.
+  const auto tick = std::chrono::nanoseconds(coarse_resolution_ns());
+  REQUIRE(tick.count() > 0);
+  int early = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    auto precise = std::chrono::steady_clock::now();
+    auto coarse = coarse_now();
+    auto after = std::chrono::steady_clock::now();
+    if (coarse < precise) ++early;
+    if (coarse < precise - 2 * tick || coarse > after + 3 * tick) {
+      INFO("iteration " << i << ": coarse - precise = " << (coarse - precise).count() << " ns, tick "
+                        << tick.count() << " ns");
+      FAIL("coarse_now() is more than a few ticks away from steady_clock");
+    }
+  }
+  CHECK(early < n / 1000);
+}
+
+TEST_CASE("coarse clock: WallOffset turns steady time points into Unix time", "[common][clock]") {
+  WallOffset wall;
+  auto steady = std::chrono::steady_clock::now();
+  auto unix_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+  auto derived = wall.unix_ns(steady);
+  CHECK(std::llabs(derived - unix_now) < 50'000'000);  // the two reads are microseconds apart
+  // A later steady point maps to a later Unix time by the same amount.
+  CHECK(wall.unix_ns(steady + std::chrono::seconds(3)) - derived == 3'000'000'000);
+  wall.refresh();
+  CHECK(std::llabs(wall.unix_ns(steady) - derived) < 50'000'000);
+}
