@@ -119,10 +119,23 @@ void find_all(const HeaderMap* map, const std::vector<std::string>& names,
 constexpr std::size_t kOpRoom = 256;
 
 /// Copies `n` bytes with at most two overlapping loads and stores per size class instead of
-/// a call to memcpy: most pieces of a log line are a few bytes long.
+/// a call to memcpy: most pieces of a log line are a few bytes long, and the medium ones
+/// (a request id is 36, a traceparent 55) cost a call and its dispatch more than the copy.
+/// Reads stay within [src, src + n).
 inline char* copy_small(char* p, const char* src, std::size_t n) {
   if (n > 16) {
-    std::memcpy(p, src, n);
+    if (n > 64) [[unlikely]] {
+      std::memcpy(p, src, n);
+      return p + n;
+    }
+    // 16-byte blocks, the last one overlapping the one before it.
+    char block[16];
+    for (std::size_t i = 0; i + 16 < n; i += 16) {
+      std::memcpy(block, src + i, 16);
+      std::memcpy(p + i, block, 16);
+    }
+    std::memcpy(block, src + n - 16, 16);
+    std::memcpy(p + n - 16, block, 16);
   } else if (n >= 8) {
     std::uint64_t a, b;
     std::memcpy(&a, src, 8);
