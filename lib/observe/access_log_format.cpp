@@ -412,8 +412,7 @@ void FormatString::append(const StreamInfo& s, std::string& out) const {
   out += line.view();
 }
 
-void FormatString::append(const StreamInfo& s, LineBuffer& out) const {
-  if (default_) return append_default(s, out);
+void FormatString::append_ops(const StreamInfo& s, LineBuffer& out) const {
   HeaderValues hv;
   find_all(s.request, req_names_, hv.req);
   find_all(s.response, resp_names_, hv.resp);
@@ -619,11 +618,7 @@ bool Formatter::uses(Op::Kind k) const {
   return std::any_of(text_.ops().begin(), text_.ops().end(), [k](const Op& op) { return op.kind == k; });
 }
 
-void Formatter::format(const StreamInfo& s, LineBuffer& out) const {
-  if (!is_json_) {
-    text_.append(s, out);
-    return;
-  }
+void Formatter::format_json(const StreamInfo& s, LineBuffer& out) const {
   append_object(json_, s, out);
   out.append('\n');
 }
