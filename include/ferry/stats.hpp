@@ -160,10 +160,16 @@ class Stats {
   /// once they are non-zero, as Envoy creates them on first use.
   std::vector<StatSample> snapshot() const;
 
+  /// A number no other Stats in this process has had or will have (ids are never reused,
+  /// unlike addresses): what code that caches handles per store keys them by, so a store
+  /// made where a destroyed one lived is never mistaken for it. Fixed at construction.
+  std::uint64_t id() const noexcept { return id_; }
+
   stats::Store& store() noexcept { return *store_; }  ///< ferry internals
 
  private:
   std::unique_ptr<stats::Store> store_;
+  const std::uint64_t id_;
 };
 
 }  // namespace ferry

@@ -1,8 +1,8 @@
 #include "codec/http1_decoder.hpp"
 #include "common/ascii.hpp"
+#include "common/token.hpp"
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -14,19 +14,9 @@ namespace ferry::codec {
 
 namespace {
 
+using detail::is_tchar;  // RFC 9110 5.6.2, one table lookup (common/token.hpp)
 using detail::lower;
 using Err = http::error;
-
-// tchar (RFC 9110 5.6.2).
-constexpr std::array<bool, 256> make_token_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr auto kToken = make_token_table();
-inline bool is_token(char c) noexcept { return kToken[static_cast<unsigned char>(c)]; }
 
 // field-vchar / SP / HTAB: what a field value or a reason phrase may contain.
 inline bool is_text(char c) noexcept {
@@ -95,7 +85,7 @@ inline const char* scan_name(const char* p, const char* end) noexcept {
     p += 16;
   }
 #endif
-  while (p < end && is_token(*p)) ++p;
+  while (p < end && is_tchar(*p)) ++p;
   return p;
 }
 
@@ -154,7 +144,7 @@ bool for_each_list_token(std::string_view list, Fn&& fn) {
       continue;
     }
     const char* t = p;
-    while (p < end && is_token(*p)) ++p;
+    while (p < end && is_tchar(*p)) ++p;
     if (p == t) return false;
     fn(std::string_view(t, std::size_t(p - t)));
     while (p < end && is_ws(*p)) ++p;
@@ -697,11 +687,11 @@ std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t siz
         else if (!is_ws(c)) return fail(http::error::bad_chunk_extension);
         break;
       case Chunk::ext_name0:
-        if (is_token(c)) chunk_ = Chunk::ext_name;
+        if (is_tchar(c)) chunk_ = Chunk::ext_name;
         else if (!is_ws(c)) return fail(http::error::bad_chunk_extension);
         break;
       case Chunk::ext_name:
-        if (is_token(c)) break;
+        if (is_tchar(c)) break;
         if (c == ';') chunk_ = Chunk::ext_name0;
         else if (c == '=') chunk_ = Chunk::ext_value0;
         else if (is_ws(c)) chunk_ = Chunk::ext_name_ws;
@@ -715,11 +705,11 @@ std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t siz
         break;
       case Chunk::ext_value0:
         if (c == '"') chunk_ = Chunk::ext_quoted;
-        else if (is_token(c)) chunk_ = Chunk::ext_token;
+        else if (is_tchar(c)) chunk_ = Chunk::ext_token;
         else if (!is_ws(c)) return fail(http::error::bad_chunk_extension);
         break;
       case Chunk::ext_token:
-        if (is_token(c)) break;
+        if (is_tchar(c)) break;
         [[fallthrough]];
       case Chunk::ext_end:
         if (c == ';') chunk_ = Chunk::ext_name0;
@@ -758,13 +748,13 @@ std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t siz
           chunk_ = Chunk::end_lf;
           break;
         }
-        if (!is_token(c)) return fail(is_ws(c) ? http::error::bad_obs_fold : http::error::bad_field);
+        if (!is_tchar(c)) return fail(is_ws(c) ? http::error::bad_obs_fold : http::error::bad_field);
         trailer_name_len_ = 0;
         chunk_ = Chunk::trailer_name;
         [[fallthrough]];
       case Chunk::trailer_name:
         if (++trailer_bytes_ > max_header_bytes_) return fail(http::error::header_limit);
-        if (is_token(c)) {
+        if (is_tchar(c)) {
           if (trailer_name_len_ < sizeof trailer_name_) trailer_name_[trailer_name_len_++] = lower(c);
           else trailer_name_len_ = sizeof trailer_name_;
           break;

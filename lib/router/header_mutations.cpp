@@ -1,5 +1,6 @@
 #include "router/header_mutations.hpp"
 #include "common/ascii.hpp"
+#include "common/token.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -199,11 +200,7 @@ std::string_view mutation_name_problem(std::string_view name) noexcept {
   if (name.empty()) return "a header name must not be empty";
   if (name.front() == ':' || iequals(name, "host"))
     return "pseudo-headers and Host cannot be changed here (use the route's rewrites)";
-  for (char c : name) {
-    bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!token) return "not a valid header name";
-  }
+  if (!detail::is_token(name)) return "not a valid header name";
   return {};
 }
 

@@ -3,6 +3,7 @@
 // source/common/router/config_impl.cc).
 #include "router/validate.hpp"
 #include "common/ascii.hpp"
+#include "common/token.hpp"
 
 #include "router/validate_parts.hpp"
 
@@ -49,16 +50,6 @@ std::string_view match_field(const PathMatch& m, PathStyle style) {
     case PathMatch::Kind::path_separated_prefix: return "match.path_separated_prefix";
   }
   return "match";
-}
-
-bool is_header_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!token) return false;
-  }
-  return true;
 }
 
 class Checker {
@@ -160,7 +151,7 @@ class Checker {
       add(at(names_.action), "a route needs a \"cluster\", \"weighted_clusters\" or \"cluster_header\"");
     if (has_cluster) cluster_ref(a.cluster, at(names_.cluster));
     if (has_weighted) weighted(a.weighted_clusters, at(names_.weighted_clusters));
-    if (has_header && !is_header_name(a.cluster_header))
+    if (has_header && !detail::is_token(a.cluster_header))
       add(at(style_ == PathStyle::code ? "action.cluster_header" : "route.cluster_header"),
           in_quotes(a.cluster_header) + " is not a valid header name");
     hash_policies(a.hash_policy, at(style_ == PathStyle::code ? "action.hash_policy" : "route.hash_policy"));

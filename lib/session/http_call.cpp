@@ -12,6 +12,7 @@
 #include "common/ascii.hpp"
 #include "common/arena.hpp"
 #include "common/log.hpp"
+#include "common/token.hpp"
 #include "server/worker.hpp"
 #include "tls/client_tls.hpp"
 #include "tls/connection.hpp"
@@ -27,16 +28,7 @@ constexpr auto token = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxResponseHead = 96 * 1024;
 constexpr std::uint32_t kMaxResponseHeaders = 200;
 
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!is_tchar(c)) return false;
-  return true;
-}
+using detail::is_token;
 bool is_field_value(std::string_view s) {
   for (unsigned char c : s)
     if (c == '\r' || c == '\n' || c == 0) return false;

@@ -1,6 +1,7 @@
 #include "stats/store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -238,7 +239,11 @@ HistogramSnapshot HistogramSnapshot::since(const HistogramSnapshot& earlier) con
 
 // Stats ------------------------------------------------------------------------------------
 
-Stats::Stats() : store_(std::make_unique<Store>()) {}
+namespace {
+std::atomic<std::uint64_t> g_next_stats_id{1};
+}  // namespace
+
+Stats::Stats() : store_(std::make_unique<Store>()), id_(g_next_stats_id.fetch_add(1, std::memory_order_relaxed)) {}
 Stats::~Stats() = default;
 
 Counter Stats::counter(std::string_view name) { return {store_.get(), store_->add(name, StatType::counter)}; }

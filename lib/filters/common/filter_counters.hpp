@@ -8,13 +8,14 @@
 //   - the first stream of a pair registers the block under a lock (names built, stats
 //     registered: it allocates);
 //   - every later stream finds it with one acquire load and a short list walk comparing a
-//     pointer and a short string: no lock, no allocation, no string building.
+//     store id and a short string: no lock, no allocation, no string building.
 // The code API may pin a store instead (its filters' `stats` option): then that block is used
 // for every stream, whatever the stream's context says.
 //
-// Caveat: a block is keyed by the store's address. A factory that outlives its Server and is
-// then used by another Server whose Stats happens to reuse that address would count into
-// handles of the dead store; configs are not meant to move between Servers that way.
+// A block is keyed by the store's Stats::id(), not its address: a factory that outlives its
+// Server and is then used by another Server whose Stats reuses that address registers a new
+// block in the new store instead of counting into handles of the dead one. (The dead store's
+// block stays in the list, unused, until the factory goes.)
 //
 // Thread safety: get() may be called from every worker at once; pin() only while the owner
 // is still being built (before it is shared).
@@ -68,13 +69,13 @@ class FilterCounters {
     Stats* stats = ctx.stats();
     if (!stats) return detached_;
     std::string_view prefix = key(ctx.stat_prefix());
-    if (const Entry* e = find(head_.load(std::memory_order_acquire), stats, prefix)) return e->block;
+    if (const Entry* e = find(head_.load(std::memory_order_acquire), stats->id(), prefix)) return e->block;
     return add(*stats, prefix);
   }
 
  private:
   struct Entry {
-    const Stats* stats;
+    std::uint64_t stats_id;  ///< Stats::id(): identity, never reused
     std::string prefix;
     Block block;
     const Entry* next;
@@ -84,17 +85,17 @@ class FilterCounters {
     return scope_ == CounterScope::connection_manager ? hcm_prefix : std::string_view{};
   }
 
-  static const Entry* find(const Entry* e, const Stats* stats, std::string_view prefix) {
+  static const Entry* find(const Entry* e, std::uint64_t stats_id, std::string_view prefix) {
     for (; e; e = e->next)
-      if (e->stats == stats && e->prefix == prefix) return e;
+      if (e->stats_id == stats_id && e->prefix == prefix) return e;
     return nullptr;
   }
 
   const Block& add(Stats& stats, std::string_view prefix) const {
     std::lock_guard lock(mutex_);
     const Entry* head = head_.load(std::memory_order_relaxed);
-    if (const Entry* e = find(head, &stats, prefix)) return e->block;  // another worker was first
-    const Entry* e = new Entry{&stats, std::string(prefix), make_(stats, prefix), head};
+    if (const Entry* e = find(head, stats.id(), prefix)) return e->block;  // another worker was first
+    const Entry* e = new Entry{stats.id(), std::string(prefix), make_(stats, prefix), head};
     head_.store(e, std::memory_order_release);
     return e->block;
   }

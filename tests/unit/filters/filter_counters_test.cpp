@@ -7,6 +7,7 @@
 #include <ferry/stats.hpp>
 
 #include <atomic>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -105,6 +106,43 @@ TEST_CASE("filter counters: concurrent first streams register one block", "[filt
   for (auto& t : threads) t.join();
   CHECK(c.made == 1);
   CHECK(stats.counter_value("http.ingress_http.test.hits") == 4000);
+}
+
+TEST_CASE("filter counters: a new store at a dead store's address counts from zero", "[filters][stats]") {
+  // The second store is placed into the storage the first one lived in, so both have the
+  // same address; a block found by address would hold handles into the freed store.
+  alignas(Stats) unsigned char storage[sizeof(Stats)];
+  Counted c(CounterScope::connection_manager);
+  filters::RbacConfig rbac;
+  rbac.rules = filters::RbacRules{};  // ALLOW without policies: denies all
+  auto rbac_factory = filters::rbac_filter(rbac);
+  auto rbac_filter = rbac_factory();
+  FakeContext ctx;
+  ctx.hcm_prefix = "edge";
+  auto count_both = [&] {
+    c.counters.get(ctx).hits.inc();
+    auto req = request("GET", "/");
+    CHECK(rbac_filter->on_request_headers(req, true, ctx) == FilterStatus::Stop);
+  };
+
+  auto* first = new (storage) Stats;
+  ctx.stats_store = first;
+  count_both();
+  count_both();
+  CHECK(first->counter_value("http.edge.test.hits") == 2);
+  CHECK(first->counter_value("http.edge.rbac.denied") == 2);
+  const auto first_id = first->id();
+  first->~Stats();
+
+  auto* second = new (storage) Stats;
+  REQUIRE(static_cast<void*>(second) == static_cast<void*>(first));
+  CHECK(second->id() != first_id);
+  ctx.stats_store = second;
+  count_both();
+  CHECK(c.made == 2);  // a block of its own, not the dead store's
+  CHECK(second->counter_value("http.edge.test.hits") == 1);
+  CHECK(second->counter_value("http.edge.rbac.denied") == 1);
+  second->~Stats();
 }
 
 TEST_CASE("rbac and cors built in code without stats count into the stream's store", "[filters][stats]") {
