@@ -33,7 +33,7 @@ inline std::uint64_t load4to8(const char* p, std::size_t n) noexcept {
 /// Case-insensitive equality of `n` bytes at `a` and `b`, eight bytes per step; `b` is
 /// lowered too unless it is known to be lower-case already (kLowerB false).
 template <bool kLowerB>
-inline bool ascii_iequals(const char* a, const char* b, std::size_t n) noexcept {
+[[gnu::always_inline]] inline bool ascii_iequals(const char* a, const char* b, std::size_t n) noexcept {
   auto lb = [](std::uint64_t y) { return kLowerB ? lower8(y) : y; };
   auto same8 = [&](std::size_t at) {
     std::uint64_t x, y;
@@ -57,8 +57,9 @@ inline bool ascii_iequals(const char* a, const char* b, std::size_t n) noexcept 
 inline bool iequals_n(const char* a, const char* b, std::size_t n) noexcept { return ascii_iequals<true>(a, b, n); }
 
 /// Whether the `lowered.size()` bytes at `s` equal `lowered` (already lower-case) ignoring ASCII
-/// case: only `s` is lowered.
-inline bool equals_lower(const char* s, std::string_view lowered) noexcept {
+/// case: only `s` is lowered. Always inlined: callers pass literals, whose length folds the
+/// branches away.
+[[gnu::always_inline]] inline bool equals_lower(const char* s, std::string_view lowered) noexcept {
   return ascii_iequals<false>(s, lowered.data(), lowered.size());
 }
 
