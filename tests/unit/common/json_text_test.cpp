@@ -18,15 +18,24 @@ using ferry::detail::write_json_text;
 namespace {
 
 // The escaper as it was before the SSE2 scan (byte by byte), as the reference.
+// Written differently from the escaper's check on purpose: decode the code point, then
+// apply Unicode's rules (shortest form, no surrogates, at most U+10FFFF).
 std::size_t ref_utf8_length(std::string_view s, std::size_t i) {
   auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 0;
-  if (n == 0 || b > 0xF4 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  auto b1 = static_cast<unsigned char>(s[i + 1]);
-  if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 > 0x9F) || (b == 0xF0 && b1 < 0x90) || (b == 0xF4 && b1 > 0x8F))
-    return 0;
+  std::size_t n;
+  std::uint32_t cp;
+  if ((b & 0xE0) == 0xC0) n = 2, cp = b & 0x1F;
+  else if ((b & 0xF0) == 0xE0) n = 3, cp = b & 0x0F;
+  else if ((b & 0xF8) == 0xF0) n = 4, cp = b & 0x07;
+  else return 0;
+  if (s.size() - i < n) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    auto c = static_cast<unsigned char>(s[i + k]);
+    if (c >> 6 != 2) return 0;
+    cp = cp << 6 | (c & 0x3F);
+  }
+  static constexpr std::uint32_t kShortest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kShortest[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
   return n;
 }
 
