@@ -46,8 +46,9 @@ class Arena {
   }
 
   char* allocate(std::size_t n) {
-    if (!cur_) start();
-    if (used_ + n > cap_) grow(n);
+    // The first allocation of a stream and a full block go out of line: the common case
+    // stays a few instructions that every caller can inline.
+    if (!cur_ || used_ + n > cap_) [[unlikely]] return allocate_slow(n);
     char* p = cur_ + used_;
     used_ += n;
     return p;
@@ -60,6 +61,13 @@ class Arena {
   }
 
  private:
+  [[gnu::noinline]] char* allocate_slow(std::size_t n) {
+    if (!cur_) start();
+    if (used_ + n > cap_) grow(n);
+    char* p = cur_ + used_;
+    used_ += n;
+    return p;
+  }
   void start() {
     if (!external_ && !owned_first_) owned_first_ = std::make_unique<char[]>(first_size_);
     cur_ = external_ ? external_ : owned_first_.get();
