@@ -222,9 +222,6 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   count_stream_start();
   if (!co_await read_request_head(dec)) co_return Outcome::close;
   count_request();
-  // The wall-clock time of the read that completed the head, from the steady time the
-  // watchdog already took: no second clock read per request.
-  start_unix_ns_ = worker_.wall().unix_ns(rq_start_);
   // Headers that did not arrive in time get 408 (when something arrived at all).
   if (fired_ != Timeout::none) co_return co_await timeout_reply();
   if (closing_) co_return Outcome::close;

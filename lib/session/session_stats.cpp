@@ -61,6 +61,10 @@ void Session::count_request() noexcept {
   rq_counted_ = true;
   // The read that completed the head (a parked connection's idle wait is not counted).
   rq_start_ = last_activity();
+  // Its wall-clock time, from the steady time the watchdog already took (no second clock
+  // read per request). Set here, not after the head is parsed: a request refused before its
+  // head is complete (400, 431) is counted and logged through here too.
+  start_unix_ns_ = worker_.wall().unix_ns(rq_start_);
   bump(*http_stats_->rq_total);
   bump(*http_stats_->rq_active);
 }

@@ -231,3 +231,28 @@ TEST_CASE("bad access log options are refused with their path", "[integration][a
     CHECK(std::string(e.what()).find("listeners[0].http.access_logs[0].path: cannot open") != std::string::npos);
   }
 }
+
+TEST_CASE("a request refused before its head is complete is logged with its own start time", "[integration][access_log]") {
+  // A malformed first request is answered 400 and logged; its %START_TIME% must be the time
+  // it came in, not a default (1970) or the previous stream's.
+  FakeUpstream up([](const SeenRequest&) { return FakeResponse{200, {}, "ok"}; });
+  TempLog log;
+  HttpOptions http;
+  http.access_logs.push_back(file_log(log.path, "%START_TIME(%s)% %RESPONSE_CODE%\n"));
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  TestClient c(proxy.port());
+  c.send("GARBAGE\r\n\r\n");
+  CHECK(c.read_response().status == 400);
+  auto after = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  auto lines = log.lines(1);
+  REQUIRE(lines.size() == 1);
+  long long logged = 0;
+  std::string code;
+  std::istringstream(lines[0]) >> logged >> code;
+  CHECK(code == "400");
+  CHECK(logged >= before);
+  CHECK(logged <= after);
+}
