@@ -10,8 +10,9 @@
 // it eight times. Durations (access logs, histograms) keep the precise clock.
 //
 // WallOffset: wall-clock time derived from a steady_clock time point, with the offset
-// between the two clocks refreshed by its owner (a worker, once a second). A wall-clock step
-// shows up at the next refresh.
+// between the two clocks refreshed by its owner (a worker's sweep, once a second). A
+// wall-clock step shows up at the next refresh; a draining worker no longer sweeps, so a
+// step during a drain is not seen by the streams that finish it.
 //
 // Thread safety: coarse_now() is a pure function; a WallOffset belongs to one thread.
 #pragma once
@@ -37,7 +38,8 @@ inline std::int64_t coarse_resolution_ns() noexcept {
 /// ticks: at or after steady_clock::now(), by at most two ticks.
 inline std::chrono::steady_clock::time_point coarse_now() noexcept {
   timespec t{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+  if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &t) != 0) [[unlikely]]
+    return std::chrono::steady_clock::now();  // a kernel without it: the precise clock
   auto ns = std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec + 2 * coarse_resolution_ns();
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
 }
@@ -45,11 +47,18 @@ inline std::chrono::steady_clock::time_point coarse_now() noexcept {
 class WallOffset {
  public:
   WallOffset() { refresh(); }
-  /// Reads both clocks again.
+  /// Reads both clocks again: the wall clock between two steady reads, against their
+  /// midpoint, retried when the thread was preempted between them (the offset would be off
+  /// by the preemption until the next refresh).
   void refresh() noexcept {
-    auto wall = std::chrono::system_clock::now().time_since_epoch();
-    auto steady = std::chrono::steady_clock::now().time_since_epoch();
-    offset_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(wall - steady).count();
+    using std::chrono::nanoseconds;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto s1 = std::chrono::steady_clock::now().time_since_epoch();
+      auto wall = std::chrono::system_clock::now().time_since_epoch();
+      auto s2 = std::chrono::steady_clock::now().time_since_epoch();
+      offset_ns_ = std::chrono::duration_cast<nanoseconds>(wall - (s1 + (s2 - s1) / 2)).count();
+      if (s2 - s1 < std::chrono::microseconds(20)) return;
+    }
   }
   /// Unix time in ns of the steady_clock time point `t`.
   std::int64_t unix_ns(std::chrono::steady_clock::time_point t) const noexcept {
