@@ -205,22 +205,6 @@ std::uint32_t Sampler::from_percent(double percent) noexcept {
   return std::uint32_t(std::lround(percent * 100));
 }
 
-bool Sampler::decide(bool client_requested, std::uint64_t draw1, std::uint64_t draw2) const noexcept {
-  std::uint32_t first = client_requested ? client : random;
-  return draw1 % 10000 < first && draw2 % 10000 < overall;
-}
-
-
-void random_hex(detail::Random& random, char* out, std::size_t n) noexcept {
-  std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) detail::hex16(random.next(), out + i);
-  if (i < n) {
-    char tail[16];
-    detail::hex16(random.next(), tail);
-    std::memcpy(out + i, tail, n - i);
-  }
-}
-
 void format_traceparent(const StreamTrace& t, char out[kTraceparentSize]) noexcept {
   std::memcpy(out, "00-", 3);
   std::memcpy(out + 3, t.trace_id, 32);

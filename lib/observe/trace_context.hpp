@@ -55,12 +55,9 @@ struct Sampler {
   std::uint32_t overall = 10000;
   static std::uint32_t from_percent(double percent) noexcept;
   /// Envoy's decision for a request without an incoming one: client_sampling when the client
-  /// asked (x-client-trace-id), else random_sampling; then overall_sampling. `draw1` and
-  /// `draw2` are uniform random numbers.
-  bool decide(bool client_requested, std::uint64_t draw1, std::uint64_t draw2) const noexcept;
-  /// The same decision from one 64-bit draw: its low half for the first percentage, its high
-  /// half for overall_sampling, each scaled to [0, 10000) by a multiply-shift (what the
-  /// request path uses: one random number instead of two, no division).
+  /// asked (x-client-trace-id), else random_sampling; then overall_sampling. From one 64-bit
+  /// uniform draw: its low half for the first percentage, its high half for overall_sampling,
+  /// each scaled to [0, 10000) by a multiply-shift (one random number, no division).
   bool decide(bool client_requested, std::uint64_t draw) const noexcept {
     std::uint32_t first = client_requested ? client : random;
     return scale(std::uint32_t(draw)) < first && scale(std::uint32_t(draw >> 32)) < overall;
@@ -80,9 +77,6 @@ struct StreamTrace {
   std::string_view tracestate;  ///< passed through (a view into the request head)
   std::string_view trace_id_view() const noexcept { return active ? std::string_view(trace_id, 32) : std::string_view{}; }
 };
-
-/// Writes `n` random lower-case hex digits.
-void random_hex(detail::Random& random, char* out, std::size_t n) noexcept;
 
 /// Reads the incoming context from `req`, decides sampling, and rewrites the request's
 /// trace headers for the upstream: traceparent always; tracestate kept when a W3C context

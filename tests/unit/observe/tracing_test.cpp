@@ -98,7 +98,7 @@ TEST_CASE("random ids use all sixteen hex digits evenly at every position", "[tr
   constexpr int kIds = 4000;
   for (int i = 0; i < kIds; ++i) {
     char id[32];
-    random_hex(random, id, 32);
+    detail::hex32(random.next(), random.next(), id);  // how a new trace id is written
     for (int pos = 0; pos < 32; ++pos) {
       char c = id[pos];
       REQUIRE(((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')));
@@ -115,17 +115,17 @@ TEST_CASE("random ids use all sixteen hex digits evenly at every position", "[tr
 
 TEST_CASE("random ids are lower-case hex and differ", "[tracing]") {
   detail::Random random;
-  char a[32], b[32], odd[5];
-  random_hex(random, a, 32);
-  random_hex(random, b, 32);
-  random_hex(random, odd, 5);
+  char a[32], b[32], span[16];
+  detail::hex32(random.next(), random.next(), a);
+  detail::hex32(random.next(), random.next(), b);
+  detail::hex16(random.next(), span);  // how a span id is written
   CHECK(lower_hex(std::string_view(a, 32)));
-  CHECK(lower_hex(std::string_view(odd, 5)));
+  CHECK(lower_hex(std::string_view(span, 16)));
   CHECK(std::string_view(a, 32) != std::string_view(b, 32));
   // Every digit shows up over many ids (no digit is stuck).
   std::string seen;
   for (int i = 0; i < 64; ++i) {
-    random_hex(random, a, 32);
+    detail::hex32(random.next(), random.next(), a);
     seen.append(a, 32);
   }
   for (char c : std::string_view("0123456789abcdef")) CHECK(seen.find(c) != std::string::npos);
@@ -193,26 +193,30 @@ TEST_CASE("sampler: Envoy's random, client and overall percentages", "[tracing]"
   CHECK(Sampler::from_percent(0.01) == 1);
   CHECK(Sampler::from_percent(12.345) == 1235);
 
+  // A draw whose low half scales to `first` parts of 10,000 and whose high half to `overall`.
+  auto draw = [](std::uint32_t first, std::uint32_t overall) {
+    auto half = [](std::uint32_t parts) { return ((std::uint64_t(parts) << 32) + 9999) / 10000; };
+    return half(first) | half(overall) << 32;
+  };
   Sampler all;
-  CHECK(all.decide(false, 9999, 9999));
+  CHECK(all.decide(false, draw(9999, 9999)));
   Sampler half{5000, 10000, 10000};
-  CHECK(half.decide(false, 4999, 0));
-  CHECK_FALSE(half.decide(false, 5000, 0));
-  CHECK(half.decide(false, 10000 + 4999, 0));  // draws are taken modulo 10,000
+  CHECK(half.decide(false, draw(4999, 0)));
+  CHECK_FALSE(half.decide(false, draw(5000, 0)));
   // x-client-trace-id: client_sampling instead of random_sampling.
   Sampler client{0, 10000, 10000};
-  CHECK_FALSE(client.decide(false, 0, 0));
-  CHECK(client.decide(true, 9999, 0));
+  CHECK_FALSE(client.decide(false, draw(0, 0)));
+  CHECK(client.decide(true, draw(9999, 0)));
   // overall_sampling applies on top of both.
   Sampler overall{10000, 10000, 2500};
-  CHECK(overall.decide(false, 0, 2499));
-  CHECK_FALSE(overall.decide(true, 0, 2500));
+  CHECK(overall.decide(false, draw(0, 2499)));
+  CHECK_FALSE(overall.decide(true, draw(0, 2500)));
 
   // Over many draws the rate is the percentage.
   detail::Random random;
   Sampler one{Sampler::from_percent(1), 10000, 10000};
   int sampled = 0;
-  for (int i = 0; i < 100000; ++i) sampled += one.decide(false, random.next(), random.next());
+  for (int i = 0; i < 100000; ++i) sampled += one.decide(false, random.next());
   CHECK(sampled > 800);
   CHECK(sampled < 1200);
 }
