@@ -536,17 +536,17 @@ void FormatString::append_json(const StreamInfo& s, bool typed, LineBuffer& out)
       return;
     }
   }
-  // Scratch per thread: a field's text, then its escaped form, so a JSON line allocates
-  // nothing per field once the thread has formatted one.
+  // The field's text in a scratch buffer per thread (no allocation per field once the
+  // thread has formatted one), escaped straight into the line.
   thread_local LineBuffer text;
-  thread_local std::string escaped;
   text.clear();
-  escaped.clear();
   append(s, text);
-  escaped += '"';
-  detail::append_json_text(text.view(), escaped);
-  escaped += '"';
-  out.append(escaped);
+  char* const start = out.room(detail::json_text_max_size(text.size()) + 2);
+  char* p = start;
+  *p++ = '"';
+  p = detail::write_json_text(text.view(), p);
+  *p++ = '"';
+  out.commit(std::size_t(p - start));
 }
 
 bool Formatter::compile(const AccessLogOptions& o, const std::string& path, std::vector<std::pair<std::string, std::string>>& problems) {
