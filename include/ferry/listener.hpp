@@ -58,6 +58,24 @@ struct HttpOptions {
   };
   EscapedSlashesAction path_with_escaped_slashes_action = EscapedSlashesAction::keep_unchanged;
 
+  /// What happens to the `server` field of every response sent to the client, proxied or
+  /// local reply (Envoy's ServerHeaderTransformation; applied after the response filters).
+  enum class ServerHeaderTransformation : std::uint8_t {
+    overwrite,         ///< `server: <server_name>`, replacing the upstream's (the default)
+    append_if_absent,  ///< keep the upstream's; add `server: <server_name>` only if none
+    pass_through,      ///< leave the response as it is; add none
+  };
+  ServerHeaderTransformation server_header_transformation = ServerHeaderTransformation::overwrite;
+  /// The `server` value. Empty means "envoy", as in Envoy. No CR, LF or NUL
+  /// (Server::add_listener refuses them).
+  std::string server_name = "envoy";
+  /// Envoy's router suppress_envoy_headers: no `x-envoy-upstream-service-time` on proxied
+  /// responses and no `x-envoy-overloaded` on circuit breaker overflow replies. When false
+  /// (the default), a response from the upstream carries `x-envoy-upstream-service-time`:
+  /// whole milliseconds from the request's end to the response head's arrival, set before
+  /// the response filters and the access logs (%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%) see it.
+  bool suppress_envoy_headers = false;
+
   /// x-forwarded-client-cert handling (Envoy's default: removed from every request).
   ForwardClientCert forward_client_cert_details = ForwardClientCert::sanitize;
   ClientCertDetails set_current_client_cert_details{};

@@ -402,7 +402,7 @@ template <bool isRequest>
                                                                 Err& ec) {
   enum class Kind : std::uint8_t {
     other, connection, proxy_connection, hop, upgrade, transfer_encoding, content_length, host,
-    expect, envoy
+    expect, envoy, server, service_time
   };
   // Known names by length first, then one case-insensitive compare: no table lookup.
   Kind kind = Kind::other;
@@ -416,6 +416,7 @@ template <bool isRequest>
       break;
     case 6:
       if (name_is(n, "expect")) kind = Kind::expect;
+      else if (!isRequest && name_is(n, "server")) kind = Kind::server;
       break;
     case 7:
       if (name_is(n, "upgrade")) kind = Kind::upgrade;
@@ -433,6 +434,9 @@ template <bool isRequest>
       break;
     case 17:
       if (name_is(n, "transfer-encoding")) kind = Kind::transfer_encoding;
+      break;
+    case 29:
+      if (!isRequest && name_is(n, "x-envoy-upstream-service-time")) kind = Kind::service_time;
       break;
     default:
       break;
@@ -500,6 +504,14 @@ template <bool isRequest>
       // x-envoy-* control headers from clients are not trusted (Envoy strips them from
       // external requests).
       if (!keep_envoy_) return;
+      break;
+    case Kind::server:
+      if (info_.server_at == 0) info_.server_at = std::uint32_t(headers_.size() + 1);
+      else info_.server_many = true;
+      break;
+    case Kind::service_time:
+      if (info_.service_time_at == 0) info_.service_time_at = std::uint32_t(headers_.size() + 1);
+      else info_.service_time_many = true;
       break;
     default:
       break;

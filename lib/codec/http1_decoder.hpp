@@ -51,6 +51,13 @@ struct HeadInfo {
   bool upgrade = false;
   std::uint64_t content_length = 0;
   int host_count = 0;
+  /// Responses: the first `server` and x-envoy-upstream-service-time fields' positions in
+  /// the header list (index + 1; 0: none), and whether there are more of them, so that the
+  /// session sets them without a scan of the list.
+  std::uint32_t server_at = 0;
+  std::uint32_t service_time_at = 0;
+  bool server_many = false;
+  bool service_time_many = false;
 };
 
 template <bool isRequest>

@@ -54,11 +54,10 @@ constexpr std::string_view kHcmFields[] = {
     "drain_timeout", "max_request_headers_kb", "common_http_protocol_options",
     "strip_any_host_port", "strip_matching_host_port", "normalize_path", "merge_slashes",
     "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
-    "internal_address_config", "access_log", "tracing"};
+    "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
-    "http3_protocol_options", "access_log_options", "server_name",
-    "server_header_transformation", "scheme_header_transformation", "strip_trailing_host_dot",
+    "http3_protocol_options", "access_log_options", "scheme_header_transformation", "strip_trailing_host_dot",
     "path_normalization_options", "upgrade_configs",
     "xff_num_trusted_hops", "skip_xff_append", "via",
     "original_ip_detection_extensions", "proxy_100_continue", "preserve_external_request_id",
@@ -72,6 +71,8 @@ constexpr EnumValue kEscapedSlashesActions[] = {{"IMPLEMENTATION_SPECIFIC_DEFAUL
                                                 {"REJECT_REQUEST", 2, true},
                                                 {"UNESCAPE_AND_REDIRECT", 3, true},
                                                 {"UNESCAPE_AND_FORWARD", 4, true}};
+constexpr EnumValue kServerHeaderTransformations[] = {
+    {"OVERWRITE", 0, true}, {"APPEND_IF_ABSENT", 1, true}, {"PASS_THROUGH", 2, true}};
 constexpr EnumValue kCodecTypes[] = {
     {"AUTO", 0, true}, {"HTTP1", 1, true}, {"HTTP2", 2, false}, {"HTTP3", 3, false}};
 
@@ -80,10 +81,9 @@ constexpr std::string_view kHcmProtocolNotYet[] = {
     "max_connection_duration", "max_stream_duration", "headers_with_underscores_action",
     "max_requests_per_connection", "max_response_headers_count"};
 
-constexpr std::string_view kRouterFields[] = {"@type"};
+constexpr std::string_view kRouterFields[] = {"@type", "suppress_envoy_headers"};
 constexpr std::string_view kRouterNotYet[] = {
-    "dynamic_stats", "start_child_span", "upstream_log", "upstream_log_options",
-    "suppress_envoy_headers", "strict_check_headers", "respect_expected_rq_timeout",
+    "dynamic_stats", "start_child_span", "upstream_log", "upstream_log_options", "strict_check_headers", "respect_expected_rq_timeout",
     "suppress_grpc_request_failure_code_stats", "upstream_http_filters"};
 
 // --- helpers ----------------------------------------------------------------------------
@@ -106,7 +106,7 @@ void parse_hcm_protocol_options(Context& ctx, const Field& f, HttpOptions& http)
 
 // The router must be there, and last (it is the terminal filter); the filters before it
 // are ferry's built-in ones (config/http_filters.hpp), in order.
-void parse_http_filters(Context& ctx, const Object& hcm, std::vector<FilterFactory>& filters) {
+void parse_http_filters(Context& ctx, const Object& hcm, std::vector<FilterFactory>& filters, HttpOptions& http) {
   Field list = hcm.required("http_filters");
   bool router_last = false;
   std::size_t count = list && list.value->is_array() ? list.value->size() : 0;
@@ -130,6 +130,7 @@ void parse_http_filters(Context& ctx, const Object& hcm, std::vector<FilterFacto
     if (config) {
       Object any(ctx, config, {kRouterFields, kRouterNotYet});
       check_type_url(ctx, any, kRouterType);
+      set_if(read_bool(ctx, any.get("suppress_envoy_headers")), http.suppress_envoy_headers);
     }
     if (!last) ctx.problem(item, in_quotes(kRouterName) + " must be the last http filter");
     router_last = router_last || last;
@@ -179,6 +180,23 @@ void parse_internal_addresses(Context& ctx, const Field& f, HttpOptions& http) {
   });
 }
 
+// The `server` response header (Envoy's HCM server_name and server_header_transformation).
+void parse_server_header(Context& ctx, const Object& o, HttpOptions& http) {
+  Field name = o.get("server_name");
+  if (auto s = read_string(ctx, name)) {
+    // Envoy's proto: a header value (no CR, LF or NUL); empty means its default, "envoy".
+    if (s->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      ctx.problem(name, "contains CR, LF or NUL, which a header value cannot hold");
+    else
+      http.server_name = s->empty() ? std::string("envoy") : std::move(*s);
+  }
+  using T = HttpOptions::ServerHeaderTransformation;
+  if (auto t = read_enum(ctx, o.get("server_header_transformation"), kServerHeaderTransformations))
+    http.server_header_transformation = *t == "APPEND_IF_ABSENT" ? T::append_if_absent
+                                        : *t == "PASS_THROUGH"   ? T::pass_through
+                                                                 : T::overwrite;
+}
+
 void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   Object o(ctx, f, {kHcmFields, kHcmNotYet});
   if (!o.ok()) return;
@@ -195,9 +213,10 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   set_if(read_uint(ctx, o.get("max_request_headers_kb"), 1, 8192), http.max_request_headers_kb);
   parse_hcm_protocol_options(ctx, o.get("common_http_protocol_options"), http);
   parse_hcm_normalization(ctx, o, http);
+  parse_server_header(ctx, o, http);
   parse_client_cert_options(ctx, o, http);
   parse_internal_addresses(ctx, o.get("internal_address_config"), http);
-  parse_http_filters(ctx, o, out.spec.filters);
+  parse_http_filters(ctx, o, out.spec.filters, http);
   parse_access_logs(ctx, o.get("access_log"), http);
   parse_tracing(ctx, o.get("tracing"), http, out.tracing_cluster_canon);
   // route_config is one case of a oneof; rds/scoped_routes are reported as not supported.

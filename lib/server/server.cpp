@@ -205,6 +205,8 @@ void Server::add_listener(Listener listener) {
     if (auto c = detail::Cidr::parse(cidrs[i], error)) internal.push_back(*c);
     else problems.push_back({path + ".http.internal_address_cidrs[" + std::to_string(i) + "]", error});
   }
+  if (listener.options().http.server_name.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+    problems.push_back({path + ".http.server_name", "contains CR, LF or NUL, which a header value cannot hold"});
   std::shared_ptr<const observe::AccessLogSet> access_logs;
   if (problems.empty() && !listener.options().http.access_logs.empty()) {
     std::vector<std::pair<std::string, std::string>> log_problems;
@@ -226,6 +228,7 @@ void Server::add_listener(Listener listener) {
   rt->access_logs = std::move(access_logs);
   rt->tls = std::move(tls);
   rt->options = listener.options();
+  if (rt->options.http.server_name.empty()) rt->options.http.server_name = "envoy";  // as Envoy
   rt->filters = listener.chain().factories();
   rt->routes = std::move(routes);
   rt->index = impl_->state.listeners.size();

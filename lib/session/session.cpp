@@ -345,8 +345,9 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   resp.add("content-length", std::string_view(len, std::size_t(end - len)));
   resp.append_view("content-type", "text/plain");
   // Envoy's router marks a circuit breaker overflow for the client (and for retrying proxies).
-  if (flag == kUpstreamOverflow) resp.append_view("x-envoy-overloaded", "true");
+  if (flag == kUpstreamOverflow && !http_.suppress_envoy_headers) resp.append_view("x-envoy-overloaded", "true");
   run_response_header_filters(true);
+  set_server_header();
   auto& out = bufs_->out;
   out.clear();
   codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_);

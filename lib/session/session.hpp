@@ -184,10 +184,19 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void start_trace();
   /// The stream is over: a sampled one leaves its span in the worker's tracer.
   void end_trace();
-  /// Keeps when the request was read completely (%REQUEST_DURATION%), with logs only.
+  /// Keeps when the request was read completely (%REQUEST_DURATION%, and the start of
+  /// x-envoy-upstream-service-time): one store, the read that ended it.
   void mark_request_done() noexcept {
-    if (access_logs_ && rq_done_ == Clock::time_point{}) rq_done_ = last_activity();  // the read that ended it
+    if (rq_done_ == Clock::time_point{}) rq_done_ = last_activity();
   }
+  /// Envoy's router on a response head it forwards: x-envoy-upstream-service-time.
+  /// `info`: the head's decoder's, which knows where an upstream-sent one is.
+  void set_service_time(Clock::time_point head_at, const codec::HeadInfo& info);
+  /// Envoy's HCM at encode time, after the response filters: `server` per
+  /// server_header_transformation (a view of the listener's server_name, no copy).
+  /// `unedited`: the decoder's facts of a head whose fields are still where the decoder
+  /// put them (fields appended since are fine), so no scan is needed; null: scan.
+  void set_server_header(const codec::HeadInfo* unedited = nullptr);
   void count_attempt(upstream::HostPool& host) noexcept;  ///< a request goes out on a connection
   void count_connect(upstream::HostPool& host) noexcept;  ///< a connection is being opened
   void count_connect_failure(upstream::HostPool& host) noexcept;
@@ -197,7 +206,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// The attempt's answer is final: upstream_rq_retry_success when it came after retries.
   Outcome count_final(Outcome outcome, std::uint32_t retries) noexcept;
   /// When the watchdog last saw I/O (its last touch()), without reading the clock again.
-  Clock::time_point last_activity() const noexcept;
+  Clock::time_point last_activity() const noexcept {
+    return last_io_ != Clock::time_point{} ? last_io_ : Clock::now();
+  }
   /// The routing facts of this stream; `upstream` adds the chosen host's address.
   router::Downstream downstream(bool upstream = false) const;
   /// request_mirror_policies: sends the copies (the request and its body are complete).
@@ -341,8 +352,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   std::uint64_t bytes_sent_ = 0;      ///< response body bytes (%BYTES_SENT%)
   std::uint32_t attempts_ = 0;        ///< upstream attempts (%UPSTREAM_REQUEST_ATTEMPT_COUNT%)
   const upstream::HostPool* last_host_ = nullptr;  ///< the last attempt's host (%UPSTREAM_HOST%)
-  Clock::time_point rq_done_{};   ///< the request was read completely (with logs only)
-  Clock::time_point resp_at_{};   ///< the upstream response head arrived (with logs only)
+  Clock::time_point rq_done_{};   ///< the request was read completely
+  Clock::time_point resp_at_{};   ///< the upstream response head arrived
   /// %ROUTE_NAME%, copied into the stream arena: the route table lease ends before the log.
   std::string_view route_name_;
   char peer_buf_[64];

@@ -41,10 +41,6 @@ void Session::count_closed_connection(server::Worker& worker, const server::List
   http.cx_length_ms.record(Clock::now() - cx_start);
 }
 
-Clock::time_point Session::last_activity() const noexcept {
-  return last_io_ != Clock::time_point{} ? last_io_ : Clock::now();
-}
-
 void Session::count_stream_start() noexcept {
   cluster_stats_ = nullptr;
   attempt_status_ = 0;

@@ -3,8 +3,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+
+#include "common/ascii.hpp"
 
 #include "session/mirror.hpp"
 #include "session/read_readiness.hpp"
@@ -19,6 +22,39 @@ constexpr std::uint32_t kMaxResponseHeaders = 200;
 using boost::beast::http::error::need_more;
 
 bool is_interim(int status) { return status >= 100 && status < 200 && status != 101; }
+
+// Sets the field `lowered` (a lower-case literal) to the view `value` in one pass: the first
+// field of that name takes the value, later ones go (rare), and it is appended when absent.
+// Inlined with the literal's length, most fields cost one length compare. Used when the
+// decoder's record of where the field is (codec::HeadInfo) may be stale.
+[[gnu::always_inline]] inline void set_field(HeaderMap& h, std::string_view lowered, std::string_view value) {
+  auto& entries = h.entries();
+  std::size_t first = entries.size();
+  bool more = false;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto& e = entries[i];
+    if (e.name.size() != lowered.size() || !detail::equals_lower(e.name.data(), lowered)) continue;
+    if (first == entries.size()) {
+      first = i;
+      e.value = value;
+    } else {
+      more = true;
+    }
+  }
+  if (first == entries.size()) {
+    h.append_view(lowered, value);
+  } else if (more) [[unlikely]] {
+    auto same = [&](const HeaderEntry& e) { return iequals(e.name, lowered); };
+    entries.erase(std::remove_if(entries.begin() + std::ptrdiff_t(first) + 1, entries.end(), same), entries.end());
+  }
+}
+
+// Whether the route's response header edits may remove or insert fields (they run with the
+// response filters); its location and set-cookie fields are appended.
+bool edits_response(const router::Decision& d) noexcept {
+  return (d.target_mutations && !d.target_mutations->response.empty()) ||
+         (d.route && !d.route->response_mutations.empty());
+}
 
 // Outlier detection hears each attempt's result (Envoy's putHttpResponseCode / putResult):
 // a few stores into this worker's counters when the cluster has it, else one branch.
@@ -392,7 +428,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   }
   clear_attempt_deadline();
   attempt_status_ = b.resp.status();
-  if (access_logs_) [[unlikely]] resp_at_ = last_activity();  // the read that completed the head
+  resp_at_ = last_activity();  // the read that completed the head
   report_outlier(worker_.cluster(route_decision_.cluster), *up_->host, worker_.index(), attempt_status_);
   if (retry &&
       (retry->retries(router::AttemptFailure::status, b.resp.status()) || retry->retries_headers(b.resp, b.arena)) &&
@@ -409,6 +445,8 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   rdec->rebase(ub.data(), b.resp_head.data(), used);
   ub.consume(used);
   bool no_body = rdec->is_done();
+  const auto& head = rdec->info();
+  if (!http_.suppress_envoy_headers) set_service_time(resp_at_, head);
   if (!run_response_header_filters(no_body)) keep_alive_ = false;
   codec::Framing framing = codec::Framing::none;
   bool dechunk = false;
@@ -422,6 +460,15 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     }
   }
   if (worker_.draining()) keep_alive_ = false;
+  // Fields stay where the decoder put them unless response filters, the route's response
+  // header edits or the removal of a second service-time field moved them.
+  bool moved = filters_run_ != 0 || edits_response(route_decision_) ||
+               (head.service_time_many && !http_.suppress_envoy_headers);
+  if (!moved && head.server_at != 0 && !head.server_many &&
+      http_.server_header_transformation == HttpOptions::ServerHeaderTransformation::overwrite) [[likely]]
+    b.resp.entries()[head.server_at - 1].value = http_.server_name;  // the usual case, inline
+  else
+    set_server_header(moved ? nullptr : &head);
   b.out.clear();
   codec::append_response_head(b.out, b.resp, framing, !keep_alive_);
   count_response(b.resp.status(), true);
@@ -504,6 +551,40 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
   if (up_) finish_upstream(rdec.keep_alive() && ub.empty());
   run_complete_filters();
   co_return keep_alive_ ? Outcome::keep_alive : Outcome::close;
+}
+
+void Session::set_server_header(const codec::HeadInfo* unedited) {
+  using T = HttpOptions::ServerHeaderTransformation;
+  auto& resp = bufs_->resp;
+  switch (http_.server_header_transformation) {
+    case T::overwrite:
+      if (unedited && !unedited->server_many) {
+        if (unedited->server_at == 0) resp.append_view("server", http_.server_name);
+        else resp.entries()[unedited->server_at - 1].value = http_.server_name;
+      } else {
+        set_field(resp, "server", http_.server_name);
+      }
+      break;
+    case T::append_if_absent:
+      if (unedited ? unedited->server_at == 0 : !resp.has("server")) resp.append_view("server", http_.server_name);
+      break;
+    case T::pass_through:
+      break;
+  }
+}
+
+void Session::set_service_time(Clock::time_point head_at, const codec::HeadInfo& info) {
+  // Envoy's router: from the downstream request's end to the response head, when the
+  // request ended first (it always has here: its body is sent before the response is read).
+  if (rq_done_ == Clock::time_point{}) return;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(head_at - rq_done_).count();
+  char* text = bufs_->arena.allocate(20);
+  auto [end, ignored] = std::to_chars(text, text + 20, std::max<std::int64_t>(ms, 0));
+  std::string_view value(text, std::size_t(end - text));
+  // Set, not appended: a field of that name from the upstream is replaced.
+  if (info.service_time_at == 0) bufs_->resp.append_view("x-envoy-upstream-service-time", value);
+  else if (!info.service_time_many) bufs_->resp.entries()[info.service_time_at - 1].value = value;
+  else set_field(bufs_->resp, "x-envoy-upstream-service-time", value);
 }
 
 void Session::finish_upstream(bool reusable) {

@@ -39,6 +39,11 @@ std::string ClientResponse::header(const std::string& name) const {
   return it == headers.end() ? std::string{} : it->second;
 }
 
+std::size_t ClientResponse::count(const std::string& name) const {
+  auto wanted = lower(name);
+  return std::size_t(std::count_if(fields.begin(), fields.end(), [&](const auto& f) { return lower(f.first) == wanted; }));
+}
+
 struct FakeUpstream::Impl {
   Impl(FakeUpstream& owner, Handler h, std::size_t limit, const std::string& address = "127.0.0.1",
        std::uint16_t port = 0)
@@ -239,7 +244,10 @@ ClientResponse TestClient::read_response(bool head) {
   ClientResponse out;
   const auto& m = parser.get();
   out.status = m.result_int();
-  for (const auto& f : m) out.headers[lower(std::string(f.name_string()))] = std::string(f.value());
+  for (const auto& f : m) {
+    out.headers[lower(std::string(f.name_string()))] = std::string(f.value());
+    out.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  }
   out.body = m.body();
   out.keep_alive = m.keep_alive();
   return out;

@@ -66,9 +66,11 @@ class FakeUpstream {
 struct ClientResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  ///< lower-cased names
+  std::vector<std::pair<std::string, std::string>> fields;  ///< every field as received, in order
   std::string body;
   bool keep_alive = true;
   std::string header(const std::string& name) const;
+  std::size_t count(const std::string& name) const;  ///< fields called `name` (case-insensitive)
 };
 
 /// A blocking HTTP/1.1 client over one connection, for driving the proxy.

@@ -63,3 +63,34 @@ TEST_CASE("decoder rejects smuggling shapes", "[codec]") {
     CHECK(dec.error_for(p.ec).status >= 400);
   }
 }
+
+TEST_CASE("response decoder notes where server and x-envoy-upstream-service-time are", "[codec]") {
+  ResponseHeaders headers;
+  codec::Pieces pieces;
+  auto decode = [&](const std::string& head) {
+    ResponseDecoder dec(headers, pieces, 60 * 1024, 100);
+    error_code ec;
+    dec.feed(head.data(), head.size(), ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(dec.is_header_done());
+    return dec.info();
+  };
+  // Hop-by-hop fields are not in the list: positions count the fields that are.
+  auto one = decode("HTTP/1.1 200 OK\r\nconnection: keep-alive\r\nx-a: 1\r\nSERVER: up\r\n"
+                    "X-Envoy-Upstream-Service-Time: 7\r\ncontent-length: 0\r\n\r\n");
+  REQUIRE(one.server_at == 2);
+  CHECK(headers.entries()[one.server_at - 1].value == "up");
+  REQUIRE(one.service_time_at == 3);
+  CHECK(headers.entries()[one.service_time_at - 1].value == "7");
+  CHECK_FALSE(one.server_many);
+  CHECK_FALSE(one.service_time_many);
+  auto two = decode("HTTP/1.1 200 OK\r\nserver: a\r\nexpect: x\r\nserver: b\r\nx-envoy-upstream-service-time: 1\r\n"
+                    "x-envoy-upstream-service-time: 2\r\ncontent-length: 0\r\n\r\n");
+  CHECK(two.server_at == 1);
+  CHECK(two.server_many);
+  CHECK(two.service_time_at == 4);
+  CHECK(two.service_time_many);
+  auto none = decode("HTTP/1.1 204 No Content\r\nservers: x\r\n\r\n");
+  CHECK(none.server_at == 0);
+  CHECK(none.service_time_at == 0);
+}

@@ -175,8 +175,8 @@ TEST_CASE("config: the listener's filters are checked", "[config]") {
   REQUIRE_PROBLEM(order, kHcm + ".http_filters: the last http filter must be \"envoy.filters.http.router\"");
   auto router_type = filters(R"([{"name": "envoy.filters.http.router",
                                   "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
-                                                   "suppress_envoy_headers": true}}])");
-  REQUIRE(router_type == Problems{kHcm + ".http_filters[0].typed_config.suppress_envoy_headers: "
+                                                   "strict_check_headers": ["x-envoy-max-retries"]}}])");
+  REQUIRE(router_type == Problems{kHcm + ".http_filters[0].typed_config.strict_check_headers: "
                                          "not supported yet (see docs/ROADMAP.md)"});
   CHECK(filters("[]") == Problems{kHcm + ".http_filters: the last http filter must be \"envoy.filters.http.router\""});
 }

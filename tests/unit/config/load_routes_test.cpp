@@ -280,6 +280,51 @@ TEST_CASE("config routes: the HCM's Host and path options", "[config][routes]") 
   CHECK(p.size() == 3);
 }
 
+TEST_CASE("config routes: the HCM's server header and the router's suppress_envoy_headers", "[config][routes]") {
+  using T = HttpOptions::ServerHeaderTransformation;
+  const std::string router_with = R"("http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
+      "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router", "suppress_envoy_headers": )";
+  auto with_router = [&](std::string text, const std::string& value) {
+    const std::string plain = R"("http_filters": [{"name": "envoy.filters.http.router"}])";
+    return text.replace(text.find(plain), plain.size(), router_with + value + "}}]");
+  };
+  auto defaults = loaded(bootstrap()).listeners.at(0).options.http;
+  CHECK(defaults.server_name == "envoy");
+  CHECK(defaults.server_header_transformation == T::overwrite);
+  CHECK_FALSE(defaults.suppress_envoy_headers);
+
+  auto b = loaded(with_router(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                        R"(, "server_name": "edge/2", "server_header_transformation": "APPEND_IF_ABSENT")"),
+                              "true"));
+  const auto& http = b.listeners.at(0).options.http;
+  CHECK(http.server_name == "edge/2");
+  CHECK(http.server_header_transformation == T::append_if_absent);
+  CHECK(http.suppress_envoy_headers);
+  auto other = loaded(with_router(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                            R"(, "server_name": "", "server_header_transformation": 2)"),
+                                  "false"));
+  CHECK(other.listeners.at(0).options.http.server_name == "envoy");  // empty: Envoy's default
+  CHECK(other.listeners.at(0).options.http.server_header_transformation == T::pass_through);
+  CHECK_FALSE(other.listeners.at(0).options.http.suppress_envoy_headers);
+  auto overwrite = loaded(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "server_header_transformation": "OVERWRITE")"));
+  CHECK(overwrite.listeners.at(0).options.http.server_header_transformation == T::overwrite);
+
+  auto p = problems_of(with_router(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                             R"(, "server_name": 7, "server_header_transformation": "REPLACE")"),
+                                   R"("yes")"));
+  REQUIRE_PROBLEM(p, kHcm + ".server_name: expected a string");
+  REQUIRE_PROBLEM(p, kHcm + ".server_header_transformation: unknown value \"REPLACE\" (expected one of "
+                            "OVERWRITE, APPEND_IF_ABSENT, PASS_THROUGH)");
+  REQUIRE_PROBLEM(p, kHcm + ".http_filters[0].typed_config.suppress_envoy_headers: expected true or false");
+  CHECK(p.size() == 3);
+  auto crlf = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                    R"(, "server_name": "a\r\nx-injected: 1", "server_header_transformation": 7)"));
+  REQUIRE_PROBLEM(crlf, kHcm + ".server_name: contains CR, LF or NUL, which a header value cannot hold");
+  REQUIRE_PROBLEM(crlf, kHcm + ".server_header_transformation: unknown value 7 (expected one of "
+                               "OVERWRITE, APPEND_IF_ABSENT, PASS_THROUGH)");
+  CHECK(crlf.size() == 2);
+}
+
 namespace {
 const std::string kThreeClusters = [] {
   std::string out = "[";
