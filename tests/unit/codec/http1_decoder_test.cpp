@@ -67,7 +67,8 @@ TEST_CASE("decoder rejects smuggling shapes", "[codec]") {
 TEST_CASE("response decoder notes where server and x-envoy-upstream-service-time are", "[codec]") {
   ResponseHeaders headers;
   codec::Pieces pieces;
-  auto decode = [&](const std::string& head) {
+  // A view of a literal: the decoded fields are views into the head, which must outlive them.
+  auto decode = [&](std::string_view head) {
     ResponseDecoder dec(headers, pieces, 60 * 1024, 100);
     error_code ec;
     dec.feed(head.data(), head.size(), ec);
