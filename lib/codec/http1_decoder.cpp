@@ -402,7 +402,7 @@ template <bool isRequest>
                                                                 Err& ec) {
   enum class Kind : std::uint8_t {
     other, connection, proxy_connection, hop, upgrade, transfer_encoding, content_length, host,
-    expect, envoy, server, service_time
+    expect, envoy, server, service_time, date
   };
   // Known names by length first, then one case-insensitive compare: no table lookup.
   Kind kind = Kind::other;
@@ -413,6 +413,7 @@ template <bool isRequest>
       break;
     case 4:
       if (name_is(n, "host")) kind = Kind::host;
+      else if (!isRequest && name_is(n, "date")) kind = Kind::date;
       break;
     case 6:
       if (name_is(n, "expect")) kind = Kind::expect;
@@ -508,6 +509,9 @@ template <bool isRequest>
     case Kind::server:
       if (info_.server_at == 0) info_.server_at = std::uint32_t(headers_.size() + 1);
       else info_.server_many = true;
+      break;
+    case Kind::date:
+      info_.has_date = true;
       break;
     case Kind::service_time:
       if (info_.service_time_at == 0) info_.service_time_at = std::uint32_t(headers_.size() + 1);

@@ -58,6 +58,7 @@ struct HeadInfo {
   std::uint32_t service_time_at = 0;
   bool server_many = false;
   bool service_time_many = false;
+  bool has_date = false;  ///< responses: a `date` field came (the proxy adds one otherwise)
 };
 
 template <bool isRequest>

@@ -90,6 +90,36 @@ std::size_t format_default(std::int64_t secs, std::int64_t nanos, char* out, std
 
 }  // namespace
 
+void format_http_date(std::int64_t unix_seconds, char* out) {
+  // By hand: strftime's %a and %b follow the locale, and the field must be English.
+  static constexpr char kDays[] = "ThuFriSatSunMonTueWed";  // 1970-01-01 was a Thursday
+  static constexpr char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  std::time_t t = std::time_t(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  auto days = unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400;
+  auto two = [](char* p, int v) {
+    p[0] = char('0' + v / 10);
+    p[1] = char('0' + v % 10);
+  };
+  std::memcpy(out, kDays + ((days % 7 + 7) % 7) * 3, 3);
+  std::memcpy(out + 3, ", ", 2);
+  two(out + 5, tm.tm_mday);
+  out[7] = ' ';
+  std::memcpy(out + 8, kMonths + tm.tm_mon * 3, 3);
+  out[11] = ' ';
+  int year = (tm.tm_year + 1900) % 10000;
+  two(out + 12, year / 100);
+  two(out + 14, year % 100);
+  out[16] = ' ';
+  two(out + 17, tm.tm_hour);
+  out[19] = ':';
+  two(out + 20, tm.tm_min);
+  out[22] = ':';
+  two(out + 23, tm.tm_sec);
+  std::memcpy(out + 25, " GMT", 4);
+}
+
 std::size_t format_default_time(std::int64_t unix_ns, char* out, std::size_t cap) {
   std::int64_t secs = unix_ns / 1000000000;
   std::int64_t nanos = unix_ns % 1000000000;

@@ -18,6 +18,7 @@
 #include "common/coarse_clock.hpp"
 #include "common/random.hpp"
 #include "common/read_buffer.hpp"
+#include "common/time_format.hpp"
 #include "server/parked_connection.hpp"
 #include "server/server_state.hpp"
 #include "upstream/cluster.hpp"
@@ -71,6 +72,11 @@ class Worker {
   detail::Random& random() noexcept { return random_; }
   /// Wall-clock time of steady_clock time points (offset refreshed by the sweep each second).
   const detail::WallOffset& wall() const noexcept { return wall_; }
+  /// The HTTP `date` value (IMF-fixdate) of steady time `t`, formatted once per second;
+  /// valid until the next call (worker thread).
+  std::string_view http_date(std::chrono::steady_clock::time_point t) noexcept {
+    return http_date_.get(wall_.unix_ns(t));
+  }
   unsigned index() const noexcept { return index_; }  ///< 0 .. workers - 1
   bool draining() const noexcept { return draining_; }
 
@@ -159,6 +165,7 @@ class Worker {
   std::size_t free_low_water_ = 0;  ///< fewest free buffers since the last sweep
   detail::Random random_;
   detail::WallOffset wall_;
+  detail::HttpDateCache http_date_;
   session::Session* sessions_ = nullptr;  ///< intrusive list head
   std::size_t session_count_ = 0;
   session::UpstreamCall* calls_ = nullptr;  ///< intrusive list head

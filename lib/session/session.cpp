@@ -348,6 +348,7 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   if (flag == kUpstreamOverflow && !http_.suppress_envoy_headers) resp.append_view("x-envoy-overloaded", "true");
   run_response_header_filters(true);
   set_server_header();
+  if (!resp.has("date")) add_date_header();
   auto& out = bufs_->out;
   out.clear();
   codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_);

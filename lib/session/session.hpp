@@ -197,6 +197,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// `unedited`: the decoder's facts of a head whose fields are still where the decoder
   /// put them (fields appended since are fine), so no scan is needed; null: scan.
   void set_server_header(const codec::HeadInfo* unedited = nullptr);
+  /// Envoy's HCM at encode time: a `date` field when the response has none (a copy of the
+  /// worker's per-second text in the stream arena, as the access log reads it later).
+  void add_date_header();
   void count_attempt(upstream::HostPool& host) noexcept;  ///< a request goes out on a connection
   void count_connect(upstream::HostPool& host) noexcept;  ///< a connection is being opened
   void count_connect_failure(upstream::HostPool& host) noexcept;

@@ -469,6 +469,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     b.resp.entries()[head.server_at - 1].value = http_.server_name;  // the usual case, inline
   else
     set_server_header(moved ? nullptr : &head);
+  if (moved ? !b.resp.has("date") : !head.has_date) [[unlikely]] add_date_header();
   b.out.clear();
   codec::append_response_head(b.out, b.resp, framing, !keep_alive_);
   count_response(b.resp.status(), true);
@@ -571,6 +572,13 @@ void Session::set_server_header(const codec::HeadInfo* unedited) {
     case T::pass_through:
       break;
   }
+}
+
+void Session::add_date_header() {
+  auto date = worker_.http_date(last_activity());
+  char* text = bufs_->arena.allocate(date.size());
+  std::memcpy(text, date.data(), date.size());
+  bufs_->resp.append_view("date", std::string_view(text, date.size()));
 }
 
 void Session::set_service_time(Clock::time_point head_at, const codec::HeadInfo& info) {

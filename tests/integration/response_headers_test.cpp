@@ -3,13 +3,16 @@
 // local replies, and x-envoy-upstream-service-time (the router's, suppress_envoy_headers).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 #include <unistd.h>
 
+#include "common/time_format.hpp"
 #include "integration/proxy_fixture.hpp"
 
 using namespace ferry;
@@ -336,4 +339,43 @@ TEST_CASE("server_name with CR or LF is refused by add_listener", "[integration]
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()).find("listeners[0].http.server_name: contains CR, LF or NUL") != std::string::npos);
   }
+}
+
+namespace {
+/// The HTTP dates of the seconds around now (a response's date falls in one of them).
+std::vector<std::string> dates_around_now() {
+  std::vector<std::string> out;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (auto s = now - 3; s <= now + 3; ++s) {
+    char text[detail::kHttpDateSize];
+    detail::format_http_date(s, text);
+    out.emplace_back(text, sizeof text);
+  }
+  return out;
+}
+bool is_recent_date(const std::string& v) {
+  auto around = dates_around_now();
+  return std::find(around.begin(), around.end(), v) != around.end();
+}
+}  // namespace
+
+TEST_CASE("date: added when the upstream sent none and kept when it did", "[integration][response_headers]") {
+  FakeUpstream up([](const SeenRequest& rq) {
+    FakeResponse r{200, {}, "ok"};
+    if (rq.has_header("x-dated")) r.headers.push_back({"Date", "Sun, 06 Nov 1994 08:49:37 GMT"});
+    return r;
+  });
+  Proxy proxy({cluster_to("backend", {up.port()})}, known_host_only("backend"));
+  TestClient c(proxy.port());
+  auto none = c.request("GET", "/", {{"host", "known"}});
+  REQUIRE(none.status == 200);
+  CHECK(none.count("date") == 1);
+  CHECK(is_recent_date(none.header("date")));
+  auto dated = c.request("GET", "/", {{"host", "known"}, {"x-dated", "1"}});
+  CHECK(dated.count("date") == 1);
+  CHECK(dated.header("date") == "Sun, 06 Nov 1994 08:49:37 GMT");
+  auto nr = c.request("GET", "/", {{"host", "unknown"}});  // a local reply: 404 NR
+  CHECK(nr.status == 404);
+  CHECK(nr.count("date") == 1);
+  CHECK(is_recent_date(nr.header("date")));
 }
