@@ -75,6 +75,10 @@ struct HttpOptions {
   /// whole milliseconds from the request's end to the response head's arrival, set before
   /// the response filters and the access logs (%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%) see it.
   bool suppress_envoy_headers = false;
+  /// Envoy's HCM `via`: when not empty, appended to the `via` field of every request sent
+  /// upstream and every response sent to the client (after a ", " when the field exists).
+  /// No CR, LF or NUL (Server::add_listener refuses them). Empty (the default): none.
+  std::string via;
 
   /// x-forwarded-client-cert handling (Envoy's default: removed from every request).
   ForwardClientCert forward_client_cert_details = ForwardClientCert::sanitize;

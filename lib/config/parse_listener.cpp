@@ -54,12 +54,12 @@ constexpr std::string_view kHcmFields[] = {
     "drain_timeout", "max_request_headers_kb", "common_http_protocol_options",
     "strip_any_host_port", "strip_matching_host_port", "normalize_path", "merge_slashes",
     "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
-    "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation"};
+    "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation", "via"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
     "http3_protocol_options", "access_log_options", "scheme_header_transformation", "strip_trailing_host_dot",
     "path_normalization_options", "upgrade_configs",
-    "xff_num_trusted_hops", "skip_xff_append", "via",
+    "xff_num_trusted_hops", "skip_xff_append",
     "original_ip_detection_extensions", "proxy_100_continue", "preserve_external_request_id",
     "always_set_request_id_in_response", "request_id_extension", "local_reply_config",
     "delayed_close_timeout", "add_user_agent", "early_header_mutation_extensions",
@@ -189,6 +189,13 @@ void parse_server_header(Context& ctx, const Object& o, HttpOptions& http) {
       ctx.problem(name, "contains CR, LF or NUL, which a header value cannot hold");
     else
       http.server_name = s->empty() ? std::string("envoy") : std::move(*s);
+  }
+  Field via = o.get("via");
+  if (auto s = read_string(ctx, via)) {
+    if (s->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      ctx.problem(via, "contains CR, LF or NUL, which a header value cannot hold");
+    else
+      http.via = std::move(*s);
   }
   using T = HttpOptions::ServerHeaderTransformation;
   if (auto t = read_enum(ctx, o.get("server_header_transformation"), kServerHeaderTransformations))

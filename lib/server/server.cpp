@@ -207,6 +207,8 @@ void Server::add_listener(Listener listener) {
   }
   if (listener.options().http.server_name.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
     problems.push_back({path + ".http.server_name", "contains CR, LF or NUL, which a header value cannot hold"});
+  if (listener.options().http.via.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+    problems.push_back({path + ".http.via", "contains CR, LF or NUL, which a header value cannot hold"});
   std::shared_ptr<const observe::AccessLogSet> access_logs;
   if (problems.empty() && !listener.options().http.access_logs.empty()) {
     std::vector<std::pair<std::string, std::string>> log_problems;

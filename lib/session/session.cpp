@@ -327,6 +327,7 @@ void Session::prepare_upstream_headers() {
     request_id_ = {id, 36};
     req.append_view("x-request-id", request_id_);
   }
+  if (!http_.via.empty()) [[unlikely]] append_via(req);
   if (listener_.tracing) [[unlikely]] start_trace();
 }
 
@@ -349,6 +350,7 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   run_response_header_filters(true);
   set_server_header();
   if (!resp.has("date")) add_date_header();
+  if (!http_.via.empty()) append_via(resp);
   auto& out = bufs_->out;
   out.clear();
   codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_);

@@ -200,6 +200,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// Envoy's HCM at encode time: a `date` field when the response has none (a copy of the
   /// worker's per-second text in the stream arena, as the access log reads it later).
   void add_date_header();
+  /// Envoy's HCM `via` (only when configured): appended to `h`'s via field, or added.
+  void append_via(HeaderMap& h);
   void count_attempt(upstream::HostPool& host) noexcept;  ///< a request goes out on a connection
   void count_connect(upstream::HostPool& host) noexcept;  ///< a connection is being opened
   void count_connect_failure(upstream::HostPool& host) noexcept;

@@ -470,6 +470,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   else
     set_server_header(moved ? nullptr : &head);
   if (moved ? !b.resp.has("date") : !head.has_date) [[unlikely]] add_date_header();
+  if (!http_.via.empty()) [[unlikely]] append_via(b.resp);
   b.out.clear();
   codec::append_response_head(b.out, b.resp, framing, !keep_alive_);
   count_response(b.resp.status(), true);
@@ -572,6 +573,21 @@ void Session::set_server_header(const codec::HeadInfo* unedited) {
     case T::pass_through:
       break;
   }
+}
+
+void Session::append_via(HeaderMap& h) {
+  const auto& via = http_.via;
+  for (auto& e : h.entries()) {
+    if (e.name.size() != 3 || !iequals(e.name, "via")) continue;
+    // The first field gets ", " and ours (Envoy appends to the existing value).
+    char* joined = bufs_->arena.allocate(e.value.size() + 2 + via.size());
+    std::memcpy(joined, e.value.data(), e.value.size());
+    std::memcpy(joined + e.value.size(), ", ", 2);
+    std::memcpy(joined + e.value.size() + 2, via.data(), via.size());
+    e.value = std::string_view(joined, e.value.size() + 2 + via.size());
+    return;
+  }
+  h.append_view("via", via);
 }
 
 void Session::add_date_header() {

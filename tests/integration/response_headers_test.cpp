@@ -379,3 +379,45 @@ TEST_CASE("date: added when the upstream sent none and kept when it did", "[inte
   CHECK(nr.count("date") == 1);
   CHECK(is_recent_date(nr.header("date")));
 }
+
+TEST_CASE("via: appended to requests and responses when configured", "[integration][response_headers]") {
+  std::mutex m;
+  std::vector<std::string> seen_via;  // what the upstream received
+  FakeUpstream up([&](const SeenRequest& rq) {
+    {
+      std::lock_guard lock(m);
+      seen_via.push_back(rq.has_header("via") ? rq.header("via") : std::string("(none)"));
+    }
+    FakeResponse r{200, {}, "ok"};
+    if (rq.has_header("x-upstream-via")) r.headers.push_back({"Via", "1.1 origin"});
+    return r;
+  });
+  SECTION("configured") {
+    HttpOptions http;
+    http.via = "1.1 edge";
+    Proxy proxy({cluster_to("backend", {up.port()})}, known_host_only("backend"), http);
+    TestClient c(proxy.port());
+    auto plain = c.request("GET", "/", {{"host", "known"}});
+    CHECK(plain.count("via") == 1);
+    CHECK(plain.header("via") == "1.1 edge");
+    auto joined = c.request("GET", "/", {{"host", "known"}, {"via", "1.0 client-side"}, {"x-upstream-via", "1"}});
+    CHECK(joined.count("via") == 1);
+    CHECK(joined.header("via") == "1.1 origin, 1.1 edge");
+    auto nr = c.request("GET", "/", {{"host", "unknown"}});  // a local reply
+    CHECK(nr.status == 404);
+    CHECK(nr.header("via") == "1.1 edge");
+    std::lock_guard lock(m);
+    REQUIRE(seen_via.size() == 2);
+    CHECK(seen_via[0] == "1.1 edge");
+    CHECK(seen_via[1] == "1.0 client-side, 1.1 edge");
+  }
+  SECTION("not configured: none added") {
+    Proxy proxy({cluster_to("backend", {up.port()})}, known_host_only("backend"));
+    TestClient c(proxy.port());
+    auto r = c.request("GET", "/", {{"host", "known"}});
+    CHECK(r.count("via") == 0);
+    std::lock_guard lock(m);
+    REQUIRE(seen_via.size() == 1);
+    CHECK(seen_via[0] == "(none)");
+  }
+}

@@ -408,3 +408,13 @@ TEST_CASE("config: internal_address_config cidr_ranges", "[config][routes][inter
                                  R"(, "internal_address_config": {"cidr_ranges": [{"address_prefix": "10.0.0.0", "prefix_len": 33}]})"));
   REQUIRE_PROBLEM(p, kHcm + ".internal_address_config.cidr_ranges[0]: prefix_len 33 is more than 32");
 }
+
+TEST_CASE("config routes: the HCM's via", "[config][routes]") {
+  CHECK(loaded(bootstrap()).listeners.at(0).options.http.via.empty());
+  auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "via": "1.1 edge")"));
+  CHECK(b.listeners.at(0).options.http.via == "1.1 edge");
+  auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "via": 11)"));
+  REQUIRE_PROBLEM(p, kHcm + ".via: expected a string");
+  auto crlf = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "via": "a\nx-injected: 1")"));
+  REQUIRE_PROBLEM(crlf, kHcm + ".via: contains CR, LF or NUL, which a header value cannot hold");
+}
