@@ -23,32 +23,6 @@ using boost::beast::http::error::need_more;
 
 bool is_interim(int status) { return status >= 100 && status < 200 && status != 101; }
 
-// Sets the field `lowered` (a lower-case literal) to the view `value` in one pass: the first
-// field of that name takes the value, later ones go (rare), and it is appended when absent.
-// Inlined with the literal's length, most fields cost one length compare. Used when the
-// decoder's record of where the field is (codec::HeadInfo) may be stale.
-[[gnu::always_inline]] inline void set_field(HeaderMap& h, std::string_view lowered, std::string_view value) {
-  auto& entries = h.entries();
-  std::size_t first = entries.size();
-  bool more = false;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    auto& e = entries[i];
-    if (e.name.size() != lowered.size() || !detail::equals_lower(e.name.data(), lowered)) continue;
-    if (first == entries.size()) {
-      first = i;
-      e.value = value;
-    } else {
-      more = true;
-    }
-  }
-  if (first == entries.size()) {
-    h.append_view(lowered, value);
-  } else if (more) [[unlikely]] {
-    auto same = [&](const HeaderEntry& e) { return iequals(e.name, lowered); };
-    entries.erase(std::remove_if(entries.begin() + std::ptrdiff_t(first) + 1, entries.end(), same), entries.end());
-  }
-}
-
 // Whether the route's response header edits may remove or insert fields (they run with the
 // response filters); its location and set-cookie fields are appended.
 bool edits_response(const router::Decision& d) noexcept {
@@ -464,11 +438,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   // header edits or the removal of a second service-time field moved them.
   bool moved = filters_run_ != 0 || edits_response(route_decision_) ||
                (head.service_time_many && !http_.suppress_envoy_headers);
-  if (!moved && head.server_at != 0 && !head.server_many &&
-      http_.server_header_transformation == HttpOptions::ServerHeaderTransformation::overwrite) [[likely]]
-    b.resp.entries()[head.server_at - 1].value = http_.server_name;  // the usual case, inline
-  else
-    set_server_header(moved ? nullptr : &head);
+  set_server_header(moved ? nullptr : &head);
   if (moved ? !b.resp.has("date") : !head.has_date) [[unlikely]] add_date_header();
   if (!http_.via.empty()) [[unlikely]] append_via(b.resp);
   b.out.clear();
@@ -564,7 +534,7 @@ void Session::set_server_header(const codec::HeadInfo* unedited) {
         if (unedited->server_at == 0) resp.append_view("server", http_.server_name);
         else resp.entries()[unedited->server_at - 1].value = http_.server_name;
       } else {
-        set_field(resp, "server", http_.server_name);
+        resp.set("server", http_.server_name);  // rare: moved fields or several
       }
       break;
     case T::append_if_absent:
@@ -608,7 +578,7 @@ void Session::set_service_time(Clock::time_point head_at, const codec::HeadInfo&
   // Set, not appended: a field of that name from the upstream is replaced.
   if (info.service_time_at == 0) bufs_->resp.append_view("x-envoy-upstream-service-time", value);
   else if (!info.service_time_many) bufs_->resp.entries()[info.service_time_at - 1].value = value;
-  else set_field(bufs_->resp, "x-envoy-upstream-service-time", value);
+  else bufs_->resp.set("x-envoy-upstream-service-time", value);
 }
 
 void Session::finish_upstream(bool reusable) {
