@@ -44,7 +44,8 @@ struct AccessLogRecord {
   std::string upstream_cluster;
   std::string upstream_transport_failure_reason;
   std::uint32_t upstream_request_attempt_count = 0;
-  std::string downstream_remote_address;  ///< "ip:port"
+  std::string downstream_remote_address;  ///< "ip:port": the client as Envoy decides it (see StreamContext)
+  std::string downstream_direct_remote_address;  ///< "ip:port": the connection's peer
   std::string downstream_local_address;   ///< the listener's "ip:port"
   std::string route_name;
   std::string request_id;

@@ -116,8 +116,12 @@ class StreamContext {
   /// the response hooks of filters that already ran still see the reply.
   virtual void send_local_reply(int status, std::string_view body) = 0;
 
-  /// Peer address of the downstream connection, "ip:port".
+  /// The client's address as Envoy's connection manager decides it, "ip:port": the peer of
+  /// the downstream connection, or, as use_remote_address and xff_num_trusted_hops say, an
+  /// x-forwarded-for entry (then "ip:0", port unknown). RBAC's remote_ip uses it.
   virtual std::string_view downstream_remote_address() const = 0;
+  /// The peer of the downstream connection, "ip:port" (RBAC's direct_remote_ip).
+  virtual std::string_view downstream_direct_remote_address() const { return downstream_remote_address(); }
   /// The x-request-id of this stream (generated when the client sent none).
   virtual std::string_view request_id() const = 0;
   /// Name of the cluster the router chose, once it chose one; empty before.

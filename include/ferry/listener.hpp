@@ -29,8 +29,21 @@ struct HttpOptions {
   Duration request_headers_timeout{0};  ///< headers received within; 0 = off
   Duration drain_timeout{std::chrono::seconds(5)};
   bool generate_request_id = true;
-  /// Append the peer to x-forwarded-for and trust the socket peer as the client.
+  /// Append the peer to x-forwarded-for and trust the socket peer as the client. When false
+  /// (Envoy's default; the code API's default is true), the client is the x-forwarded-for
+  /// entry xff_num_trusted_hops places from the right, and a request whose header names no
+  /// such address keeps the peer as its remote address but is never internal.
   bool use_remote_address = true;
+  /// Don't append the peer to x-forwarded-for (with use_remote_address).
+  bool skip_xff_append = false;
+  /// Proxies in front of this one whose x-forwarded-for entries (and, with
+  /// use_remote_address, x-forwarded-proto) are trusted.
+  std::uint32_t xff_num_trusted_hops = 0;
+  /// Keep an edge request's x-request-id. By default a request from an external client
+  /// (use_remote_address and not internal) gets a new one, as in Envoy.
+  bool preserve_external_request_id = false;
+  /// Copy the request's x-request-id into every response, local replies included.
+  bool always_set_request_id_in_response = false;
   /// Envoy's internal_address_config.cidr_ranges ("10.0.0.0/8", "::1/128"): clients whose
   /// address is in one of them are internal. Their x-envoy-* request headers are kept, and
   /// x-envoy-retry-on, x-envoy-max-retries and x-envoy-upstream-rq-timeout-ms are honoured

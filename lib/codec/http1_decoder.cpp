@@ -402,7 +402,7 @@ template <bool isRequest>
                                                                 Err& ec) {
   enum class Kind : std::uint8_t {
     other, connection, proxy_connection, hop, upgrade, transfer_encoding, content_length, host,
-    expect, envoy, server, service_time, date
+    expect, envoy, server, service_time, date, xff, xfp, request_id
   };
   // Known names by length first, then one case-insensitive compare: no table lookup.
   Kind kind = Kind::other;
@@ -427,14 +427,21 @@ template <bool isRequest>
       if (name_is(n, "connection")) kind = Kind::connection;
       else if (name_is(n, "keep-alive")) kind = Kind::hop;
       break;
+    case 12:
+      if (isRequest && name_is(n, "x-request-id")) kind = Kind::request_id;
+      break;
     case 14:
       if (name_is(n, "content-length")) kind = Kind::content_length;
+      break;
+    case 15:
+      if (isRequest && name_is(n, "x-forwarded-for")) kind = Kind::xff;
       break;
     case 16:
       if (name_is(n, "proxy-connection")) kind = Kind::proxy_connection;
       break;
     case 17:
       if (name_is(n, "transfer-encoding")) kind = Kind::transfer_encoding;
+      else if (isRequest && name_is(n, "x-forwarded-proto")) kind = Kind::xfp;
       break;
     case 29:
       if (!isRequest && name_is(n, "x-envoy-upstream-service-time")) kind = Kind::service_time;
@@ -516,6 +523,18 @@ template <bool isRequest>
     case Kind::service_time:
       if (info_.service_time_at == 0) info_.service_time_at = std::uint32_t(headers_.size() + 1);
       else info_.service_time_many = true;
+      break;
+    case Kind::xff:
+      if (info_.xff_at == 0) info_.xff_at = std::uint32_t(headers_.size() + 1);
+      else info_.forwarding_many = true;
+      break;
+    case Kind::xfp:
+      if (info_.xfp_at == 0) info_.xfp_at = std::uint32_t(headers_.size() + 1);
+      else info_.forwarding_many = true;
+      break;
+    case Kind::request_id:
+      if (info_.request_id_at == 0) info_.request_id_at = std::uint32_t(headers_.size() + 1);
+      else info_.forwarding_many = true;
       break;
     default:
       break;
@@ -616,6 +635,31 @@ void Decoder<isRequest>::note_transfer_encoding(std::string_view value, Err& ec)
   info_.chunked = last_chunked && chunked == 1;
 }
 
+// Fields that Connection named are gone, so the places noted while parsing may have moved
+// (or named a removed field): note them again from the list as it is now.
+template <bool isRequest>
+void Decoder<isRequest>::renote_positions() noexcept {
+  info_.server_at = info_.service_time_at = info_.xff_at = info_.xfp_at = info_.request_id_at = 0;
+  info_.server_many = info_.service_time_many = info_.forwarding_many = info_.has_date = false;
+  auto note = [](std::uint32_t& at, bool* many, std::uint32_t here) {
+    if (at == 0) at = here;
+    else if (many) *many = true;
+  };
+  std::uint32_t here = 0;
+  for (const auto& e : headers_) {
+    ++here;
+    if constexpr (isRequest) {
+      if (iequals(e.name, "x-forwarded-for")) note(info_.xff_at, &info_.forwarding_many, here);
+      else if (iequals(e.name, "x-forwarded-proto")) note(info_.xfp_at, &info_.forwarding_many, here);
+      else if (iequals(e.name, "x-request-id")) note(info_.request_id_at, &info_.forwarding_many, here);
+    } else {
+      if (iequals(e.name, "server")) note(info_.server_at, &info_.server_many, here);
+      else if (iequals(e.name, "x-envoy-upstream-service-time")) note(info_.service_time_at, &info_.service_time_many, here);
+      else if (iequals(e.name, "date")) info_.has_date = true;
+    }
+  }
+}
+
 template <bool isRequest>
 void Decoder<isRequest>::finish_head(Err& ec) {
   if constexpr (isRequest) {
@@ -626,7 +670,10 @@ void Decoder<isRequest>::finish_head(Err& ec) {
       return;
     }
   }
-  for (std::size_t i = 0; i < connection_named_count_; ++i) remove_connection_named(headers_, connection_named_[i]);
+  if (connection_named_count_ != 0) [[unlikely]] {
+    for (std::size_t i = 0; i < connection_named_count_; ++i) remove_connection_named(headers_, connection_named_[i]);
+    renote_positions();
+  }
   bool no_body = skip_body_;
   if constexpr (!isRequest) {
     int status = headers_.status();

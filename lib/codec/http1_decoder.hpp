@@ -59,6 +59,12 @@ struct HeadInfo {
   bool server_many = false;
   bool service_time_many = false;
   bool has_date = false;  ///< responses: a `date` field came (the proxy adds one otherwise)
+  /// Requests: the first x-forwarded-for, x-forwarded-proto and x-request-id fields'
+  /// positions (index + 1; 0: none), and whether one of the three came more than once.
+  std::uint32_t xff_at = 0;
+  std::uint32_t xfp_at = 0;
+  std::uint32_t request_id_at = 0;
+  bool forwarding_many = false;
 };
 
 template <bool isRequest>
@@ -120,6 +126,7 @@ class Decoder {
   const char* parse_start_line(const char* p, const char* end, Err& ec);
   void on_field(std::string_view name, std::string_view value, Err& ec);
   void finish_head(Err& ec);
+  void renote_positions() noexcept;
   void reset_head() noexcept;
   void note_connection(std::string_view value, Err& ec);
   void note_transfer_encoding(std::string_view value, Err& ec);

@@ -54,14 +54,13 @@ constexpr std::string_view kHcmFields[] = {
     "drain_timeout", "max_request_headers_kb", "common_http_protocol_options",
     "strip_any_host_port", "strip_matching_host_port", "normalize_path", "merge_slashes",
     "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
-    "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation", "via"};
+    "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation", "via",
+    "xff_num_trusted_hops", "skip_xff_append", "preserve_external_request_id", "always_set_request_id_in_response"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
     "http3_protocol_options", "access_log_options", "scheme_header_transformation", "strip_trailing_host_dot",
     "path_normalization_options", "upgrade_configs",
-    "xff_num_trusted_hops", "skip_xff_append",
-    "original_ip_detection_extensions", "proxy_100_continue", "preserve_external_request_id",
-    "always_set_request_id_in_response", "request_id_extension", "local_reply_config",
+    "original_ip_detection_extensions", "proxy_100_continue", "request_id_extension", "local_reply_config",
     "delayed_close_timeout", "add_user_agent", "early_header_mutation_extensions",
     "represent_ipv4_remote_address_as_ipv4_mapped_ipv6", "stream_error_on_invalid_http_message",
     "typed_header_validation_config", "append_x_forwarded_port", "append_local_overload",
@@ -212,7 +211,11 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   set_if(read_string(ctx, o.required("stat_prefix")), http.stat_prefix);
   read_enum(ctx, o.get("codec_type"), kCodecTypes);  // AUTO and HTTP1 both mean HTTP/1.1 now
   set_if(read_bool(ctx, o.get("use_remote_address")), http.use_remote_address);
+  set_if(read_bool(ctx, o.get("skip_xff_append")), http.skip_xff_append);
+  set_if(read_uint(ctx, o.get("xff_num_trusted_hops"), 0, 0xffffffffu), http.xff_num_trusted_hops);
   set_if(read_bool(ctx, o.get("generate_request_id")), http.generate_request_id);
+  set_if(read_bool(ctx, o.get("preserve_external_request_id")), http.preserve_external_request_id);
+  set_if(read_bool(ctx, o.get("always_set_request_id_in_response")), http.always_set_request_id_in_response);
   set_if(read_duration(ctx, o.get("stream_idle_timeout")), http.stream_idle_timeout);
   set_if(read_duration(ctx, o.get("request_timeout")), http.request_timeout);
   set_if(read_duration(ctx, o.get("request_headers_timeout")), http.request_headers_timeout);

@@ -204,6 +204,7 @@ AccessLogRecord make_record(const StreamInfo& s) {
   r.upstream_transport_failure_reason = copy_or_empty(s.upstream_transport_failure_reason);
   r.upstream_request_attempt_count = s.attempt_count;
   r.downstream_remote_address = copy_or_empty(s.downstream_remote_address);
+  r.downstream_direct_remote_address = copy_or_empty(s.downstream_direct_remote_address);
   r.downstream_local_address = copy_or_empty(s.downstream_local_address);
   r.route_name = copy_or_empty(s.route_name);
   r.trace_id = copy_or_empty(s.trace_id);

@@ -26,7 +26,7 @@ struct Named {
 };
 
 // Operators without arguments.
-constexpr std::array<Named, 19> kPlain{{
+constexpr std::array<Named, 21> kPlain{{
     {"PROTOCOL", Kind::protocol},
     {"RESPONSE_CODE", Kind::response_code},
     {"RESPONSE_FLAGS", Kind::response_flags},
@@ -42,6 +42,8 @@ constexpr std::array<Named, 19> kPlain{{
     {"UPSTREAM_REQUEST_ATTEMPT_COUNT", Kind::attempt_count},
     {"DOWNSTREAM_REMOTE_ADDRESS", Kind::downstream_remote_address},
     {"DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", Kind::downstream_remote_address_without_port},
+    {"DOWNSTREAM_DIRECT_REMOTE_ADDRESS", Kind::downstream_direct_remote_address},
+    {"DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT", Kind::downstream_direct_remote_address_without_port},
     {"DOWNSTREAM_LOCAL_ADDRESS", Kind::downstream_local_address},
     {"ROUTE_NAME", Kind::route_name},
     {"HOSTNAME", Kind::hostname},
@@ -275,6 +277,8 @@ std::string_view value_of(const Op& op, const StreamInfo& s, const HeaderValues&
     case Kind::attempt_count: return number(s.attempt_count, buf);
     case Kind::downstream_remote_address: return s.downstream_remote_address;
     case Kind::downstream_remote_address_without_port: return s.downstream_remote_ip;
+    case Kind::downstream_direct_remote_address: return s.downstream_direct_remote_address;
+    case Kind::downstream_direct_remote_address_without_port: return s.downstream_direct_remote_ip;
     case Kind::downstream_local_address: return s.downstream_local_address;
     case Kind::route_name: return s.route_name;
     case Kind::hostname: return detail::host_name();

@@ -34,8 +34,10 @@ struct StreamInfo {
   std::string_view upstream_cluster;
   std::string_view upstream_transport_failure_reason;
   std::uint32_t attempt_count = 0;
-  std::string_view downstream_remote_address;
+  std::string_view downstream_remote_address;  ///< the client as Envoy decides it (may come from XFF)
   std::string_view downstream_remote_ip;
+  std::string_view downstream_direct_remote_address;  ///< the connection's peer
+  std::string_view downstream_direct_remote_ip;
   std::string_view downstream_local_address;
   std::string_view route_name;
   std::string_view trace_id;  ///< %TRACE_ID%: 32 hex digits when the listener traces
@@ -54,7 +56,8 @@ struct Op {
     literal, start_time, req, resp, protocol, response_code, response_flags, response_code_details,
     bytes_received, bytes_sent, duration, request_duration, response_duration, upstream_host,
     upstream_cluster, upstream_transport_failure_reason, attempt_count, downstream_remote_address,
-    downstream_remote_address_without_port, downstream_local_address, route_name, hostname, trace_id,
+    downstream_remote_address_without_port, downstream_direct_remote_address,
+    downstream_direct_remote_address_without_port, downstream_local_address, route_name, hostname, trace_id,
   };
   static constexpr std::uint8_t kNoSlot = 0xFF;
   Kind kind = Kind::literal;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/forwarded_for.hpp"
 #include "tls/server_tls.hpp"
 
 namespace ferry::session {
@@ -59,7 +60,6 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
   wake_ready_ = resumed != nullptr;
   auto ep = peer ? *peer : down_.remote_endpoint(ec);
   format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);
-  internal_ = listener_.is_internal(peer_ip_);
   access_logs_ = listener_.access_logs.get();
   if (listener.tls) {
     tls_ = listener.tls->accept(down_.native_handle());
@@ -77,7 +77,7 @@ Session::~Session() {
 }
 
 router::Downstream Session::downstream(bool upstream) const {
-  router::Downstream d{peer_, peer_ip_, listener_.endpoint.port()};
+  router::Downstream d{remote_, remote_ip_, listener_.endpoint.port()};
   if (tls_) d.scheme = "https";
   d.start_time_ns = start_unix_ns_;
   if (upstream && up_) d.upstream_address = up_->host->address();
@@ -206,6 +206,9 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   flags_ = 0;
   local_status_ = 0;
   request_id_ = cluster_name_ = details_ = upstream_transport_failure_reason_ = {};
+  remote_ = peer_;  // until prepare_upstream_headers looks at x-forwarded-for
+  remote_ip_ = peer_ip_;
+  internal_ = false;
   route_decision_ = {};
   route_table_ = nullptr;
   early_route_ = nullptr;
@@ -218,7 +221,8 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   clear_attempt_deadline();
 
   codec::RequestDecoder dec(b.req, b.pieces, http_.max_request_headers_kb * 1024, http_.max_headers_count);
-  dec.keep_envoy_headers(internal_);
+  // With internal ranges, x-envoy-* fields wait until the request is known internal or not.
+  dec.keep_envoy_headers(!listener_.internal_ranges.empty());
   count_stream_start();
   if (!co_await read_request_head(dec)) co_return Outcome::close;
   count_request();
@@ -237,7 +241,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   keep_alive_ = dec.keep_alive() && !worker_.draining();
   request_complete_ = dec.is_done();
   if (request_complete_) mark_request_done();
-  prepare_upstream_headers();
+  prepare_upstream_headers(dec.info());
   // Host and path normalisation come before the filters, so filters and routes judge the
   // same request (and that request is what goes upstream).
   const router::Downstream down = downstream();
@@ -302,33 +306,135 @@ asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
   }
 }
 
-void Session::prepare_upstream_headers() {
+// Envoy's ConnectionManagerUtility::mutateRequestHeaders, for HTTP/1.1: who the client
+// is, whether the request is internal, and the x-forwarded-*, x-envoy-* and x-request-id
+// fields that follow from it. The decoder noted where the fields are (index + 1), which
+// spares scans of the list: values are edited in place and fields appended before any
+// field is removed.
+void Session::prepare_upstream_headers(const codec::HeadInfo& info) {
   auto& req = bufs_->req;
-  // x-forwarded-for: append this hop's peer (use_remote_address).
+  auto& entries = req.entries();
+  std::size_t xff = info.xff_at, xfp = info.xfp_at, rid = info.request_id_at;
+  if (info.forwarding_many) [[unlikely]]
+    join_repeated_fields(xff, xfp, rid);
+  const auto hops = http_.xff_num_trusted_hops;
+  bool known = true;    // Envoy ended with an address (false: no usable x-forwarded-for)
+  bool single = false;  // Envoy's "single XFF address", the only kind that can be internal
   if (http_.use_remote_address) {
-    auto& entries = req.entries();
-    auto it = std::find_if(entries.begin(), entries.end(),
-                           [](const HeaderEntry& e) { return iequals(e.name, "x-forwarded-for"); });
-    if (it == entries.end()) {
-      req.append_view("x-forwarded-for", peer_ip_);
-    } else {
-      std::string joined;
-      joined.reserve(it->value.size() + 2 + peer_ip_.size());
-      joined.append(it->value).append(", ").append(peer_ip_);
-      req.set("x-forwarded-for", joined);
-    }
+    single = xff == 0;
+    if (hops > 0 && xff) use_forwarded_client(detail::last_xff_address(entries[xff - 1].value, hops - 1).ip);
+    if (!http_.skip_xff_append) append_forwarded_for(xff);
+    // The prior hop is trusted with x-forwarded-proto only when it is a trusted proxy.
+    if (hops == 0 || !xfp) set_forwarded_proto(xfp);
+  } else {
+    auto from = xff ? detail::last_xff_address(entries[xff - 1].value, hops) : detail::XffAddress{};
+    known = !from.ip.empty();
+    single = from.single;
+    use_forwarded_client(from.ip);
+    if (!xfp) set_forwarded_proto(0);
   }
-  req.set("x-forwarded-proto", tls_ ? "https" : "http");
-  apply_client_cert_header();
-  request_id_ = req.get("x-request-id");
-  if (request_id_.empty() && http_.generate_request_id) {
+  internal_ = known && single && listener_.is_internal(remote_ip_);
+  const bool edge = !internal_ && http_.use_remote_address;
+  request_id_ = rid ? entries[rid - 1].value : std::string_view();
+  if (http_.generate_request_id && (!rid || (edge && !http_.preserve_external_request_id))) {
     char* id = bufs_->arena.allocate(36);
     worker_.random().uuid4(id);
     request_id_ = {id, 36};
-    req.append_view("x-request-id", request_id_);
+    if (rid) entries[rid - 1].value = request_id_;
+    else req.append_view("x-request-id", request_id_);
   }
+  // Client x-envoy-* fields are gone already (the decoder drops them) unless internal
+  // ranges are set: then they waited for the request's standing.
+  if (internal_) [[unlikely]]
+    req.set("x-envoy-internal", "true");
+  else if (!listener_.internal_ranges.empty()) [[unlikely]]
+    remove_envoy_headers();
+  if (edge) req.append_view("x-envoy-external-address", remote_ip_);
+  apply_client_cert_header();
   if (!http_.via.empty()) [[unlikely]] append_via(req);
   if (listener_.tracing) [[unlikely]] start_trace();
+}
+
+void Session::set_request_id_in_response() {
+  // Envoy's HCM copies the request's id over any the upstream sent.
+  if (!request_id_.empty()) bufs_->resp.set("x-request-id", request_id_);
+}
+
+void Session::use_forwarded_client(std::string_view ip) {
+  if (ip.empty()) return;
+  remote_ip_ = ip;
+  // Envoy's address from x-forwarded-for carries port 0.
+  bool v6 = ip.find(':') != std::string_view::npos;
+  std::size_t n = ip.size() + (v6 ? 4 : 2);
+  char* text = bufs_->arena.allocate(n);
+  char* p = text;
+  if (v6) *p++ = '[';
+  std::memcpy(p, ip.data(), ip.size());
+  p += ip.size();
+  if (v6) *p++ = ']';
+  std::memcpy(p, ":0", 2);
+  remote_ = std::string_view(text, n);
+}
+
+void Session::join_repeated_fields(std::size_t& xff, std::size_t& xfp, std::size_t& rid) {
+  // Envoy's header map holds each of these once: a field that comes again is joined to the
+  // first with ",". Then the places are noted again.
+  auto& entries = bufs_->req.entries();
+  for (std::string_view name : {"x-forwarded-for", "x-forwarded-proto", "x-request-id"}) {
+    auto same = [name](const HeaderEntry& e) { return e.name.size() == name.size() && iequals(e.name, name); };
+    auto first = std::find_if(entries.begin(), entries.end(), same);
+    if (first == entries.end() || std::count_if(first + 1, entries.end(), same) == 0) continue;
+    std::size_t n = 0;
+    for (auto it = first; it != entries.end(); ++it)
+      if (same(*it)) n += it->value.size() + 1;
+    char* joined = bufs_->arena.allocate(n);
+    char* p = joined;
+    for (auto it = first; it != entries.end(); ++it) {
+      if (!same(*it)) continue;
+      if (p != joined) *p++ = ',';
+      std::memcpy(p, it->value.data(), it->value.size());
+      p += it->value.size();
+    }
+    first->value = std::string_view(joined, std::size_t(p - joined));
+    entries.erase(std::remove_if(first + 1, entries.end(), same), entries.end());
+  }
+  xff = xfp = rid = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto name = entries[i].name;
+    if (iequals(name, "x-forwarded-for")) xff = i + 1;
+    else if (iequals(name, "x-forwarded-proto")) xfp = i + 1;
+    else if (iequals(name, "x-request-id")) rid = i + 1;
+  }
+}
+
+void Session::append_forwarded_for(std::size_t xff) {
+  if (!xff) {
+    bufs_->req.append_view("x-forwarded-for", peer_ip_);
+    return;
+  }
+  // Envoy appends with "," (no space); the joined value goes in the stream's arena.
+  auto& value = bufs_->req.entries()[xff - 1].value;
+  std::size_t n = value.size() + 1 + peer_ip_.size();
+  char* joined = bufs_->arena.allocate(n);
+  std::memcpy(joined, value.data(), value.size());
+  joined[value.size()] = ',';
+  std::memcpy(joined + value.size() + 1, peer_ip_.data(), peer_ip_.size());
+  value = std::string_view(joined, n);
+}
+
+void Session::set_forwarded_proto(std::size_t xfp) {
+  std::string_view scheme = tls_ ? "https" : "http";
+  if (xfp) bufs_->req.entries()[xfp - 1].value = scheme;
+  else bufs_->req.append_view("x-forwarded-proto", scheme);
+}
+
+void Session::remove_envoy_headers() {
+  auto& entries = bufs_->req.entries();
+  entries.erase(std::remove_if(entries.begin(), entries.end(),
+                               [](const HeaderEntry& e) {
+                                 return e.name.size() > 8 && iequals(e.name.substr(0, 8), "x-envoy-");
+                               }),
+                entries.end());
 }
 
 asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_view body,
@@ -349,6 +455,7 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   if (flag == kUpstreamOverflow && !http_.suppress_envoy_headers) resp.append_view("x-envoy-overloaded", "true");
   run_response_header_filters(true);
   set_server_header();
+  if (http_.always_set_request_id_in_response) [[unlikely]] set_request_id_in_response();
   if (!resp.has("date")) add_date_header();
   if (!http_.via.empty()) append_via(resp);
   auto& out = bufs_->out;

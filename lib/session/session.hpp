@@ -83,7 +83,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
 
   // StreamContext
   void send_local_reply(int status, std::string_view body) override;
-  std::string_view downstream_remote_address() const override { return peer_; }
+  std::string_view downstream_remote_address() const override { return remote_; }
+  std::string_view downstream_direct_remote_address() const override { return peer_; }
   std::string_view request_id() const override { return request_id_; }
   std::string_view upstream_cluster() const override { return cluster_name_; }
   std::uint32_t response_flags() const override { return flags_; }
@@ -119,7 +120,13 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
 
   asio::awaitable<Outcome> serve_stream();
   asio::awaitable<bool> read_request_head(codec::RequestDecoder& dec);
-  void prepare_upstream_headers();
+  void prepare_upstream_headers(const codec::HeadInfo& info);
+  void use_forwarded_client(std::string_view ip);
+  void join_repeated_fields(std::size_t& xff, std::size_t& xfp, std::size_t& rid);
+  void append_forwarded_for(std::size_t xff);
+  void set_forwarded_proto(std::size_t xfp);
+  void remove_envoy_headers();
+  void set_request_id_in_response();
   /// Runs the request header hooks from the first filter not yet run (creating the
   /// filters first); Continue, Stop (a local reply is set) or Pause.
   FilterStatus run_request_header_filters(bool end_stream);
@@ -313,7 +320,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   mutable const router::CompiledRoute* early_route_ = nullptr;  ///< route_filter_config's match
   mutable bool early_route_done_ = false;
   std::int64_t start_unix_ns_ = 0;  ///< when the request head was in (%START_TIME%)
-  bool internal_ = false;           ///< the peer is in http.internal_address_cidrs
+  bool internal_ = false;  ///< Envoy's internal request (see prepare_upstream_headers)
   Duration route_timeout_{0};       ///< the route's timeout, or x-envoy-upstream-rq-timeout-ms
   router::CompiledRetry header_retry_{};  ///< the route's policy changed by x-envoy-retry-* headers
   std::size_t filters_run_ = 0;
@@ -364,6 +371,10 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   char peer_buf_[64];
   std::string_view peer_;     ///< "ip:port"
   std::string_view peer_ip_;  ///< "ip"
+  /// The client as Envoy trusts it, per request: the peer, or an x-forwarded-for entry
+  /// ("ip:0" then, as Envoy shows it).
+  std::string_view remote_;
+  std::string_view remote_ip_;
 };
 
 }  // namespace ferry::session

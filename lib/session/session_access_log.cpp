@@ -33,8 +33,10 @@ void Session::log_access() {
       .upstream_cluster = cluster_name_,
       .upstream_transport_failure_reason = upstream_transport_failure_reason_,
       .attempt_count = attempts_,
-      .downstream_remote_address = peer_,
-      .downstream_remote_ip = peer_ip_,
+      .downstream_remote_address = remote_,
+      .downstream_remote_ip = remote_ip_,
+      .downstream_direct_remote_address = peer_,
+      .downstream_direct_remote_ip = peer_ip_,
       // The connection's real local address (Envoy's), formatted once per connection and
       // only for logs that show it.
       .downstream_local_address =

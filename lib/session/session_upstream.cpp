@@ -439,6 +439,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   bool moved = filters_run_ != 0 || edits_response(route_decision_) ||
                (head.service_time_many && !http_.suppress_envoy_headers);
   set_server_header(moved ? nullptr : &head);
+  if (http_.always_set_request_id_in_response) [[unlikely]] set_request_id_in_response();
   if (moved ? !b.resp.has("date") : !head.has_date) [[unlikely]] add_date_header();
   if (!http_.via.empty()) [[unlikely]] append_via(b.resp);
   b.out.clear();

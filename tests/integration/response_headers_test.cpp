@@ -138,6 +138,32 @@ TEST_CASE("server: fields moved by the route's edits or sent twice are still rep
   CHECK(twice.header("x-kept") == "1");
 }
 
+TEST_CASE("server and service time: fields the upstream's Connection names go without moving the others",
+          "[integration][response_headers]") {
+  // The decoder notes where `server` and the service time are; removing an earlier field
+  // that Connection names must not leave those places pointing at the next field.
+  FakeUpstream up([](const SeenRequest&) {
+    return FakeResponse{200,
+                        {{"Connection", "x-hop"},
+                         {"x-hop", "1"},
+                         {"Server", "upstream-x"},
+                         {"X-Envoy-Upstream-Service-Time", "999999"},
+                         {"x-after", "kept"}},
+                        "ok"};
+  });
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  TestClient c(proxy.port());
+  auto r = c.request("GET", "/");
+  REQUIRE(r.status == 200);
+  CHECK(r.count("x-hop") == 0);
+  CHECK(r.header("server") == "envoy");
+  CHECK(r.count("server") == 1);
+  CHECK(as_int(r.header(kServiceTime)) >= 0);
+  CHECK(as_int(r.header(kServiceTime)) < 999999);
+  CHECK(r.header("x-after") == "kept");
+  CHECK(r.body == "ok");
+}
+
 TEST_CASE("server: APPEND_IF_ABSENT keeps the upstream's and adds one when there is none",
           "[integration][response_headers]") {
   FakeUpstream up(answer);

@@ -34,6 +34,12 @@ bool SeenRequest::has_header(const std::string& name) const {
   return false;
 }
 
+std::size_t SeenRequest::count(const std::string& name) const {
+  std::size_t n = 0;
+  for (const auto& [k, v] : headers) n += lower(k) == lower(name);
+  return n;
+}
+
 std::string ClientResponse::header(const std::string& name) const {
   auto it = headers.find(lower(name));
   return it == headers.end() ? std::string{} : it->second;

@@ -22,6 +22,7 @@ struct SeenRequest {
   std::uint64_t body_size = 0;  ///< all bytes received
   std::string header(const std::string& name) const;  ///< first value, case-insensitive
   bool has_header(const std::string& name) const;
+  std::size_t count(const std::string& name) const;  ///< fields called `name` (case-insensitive)
 };
 
 struct FakeResponse {

@@ -59,19 +59,4 @@ inline std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-/// Envoy's "remote address" of a request: the last x-forwarded-for entry (ferry appends
-/// the peer there when use_remote_address is set, as Envoy does; with xff_num_trusted_hops
-/// 0 Envoy trusts that entry), else the connection's peer.
-inline std::string_view remote_ip(const RequestHeaders& req, std::string_view peer_address) noexcept {
-  std::string_view last;
-  for (const auto& e : req)
-    if (iequals(e.name, "x-forwarded-for")) last = e.value;
-  if (!last.empty()) {
-    auto comma = last.rfind(',');
-    auto entry = trim(comma == std::string_view::npos ? last : last.substr(comma + 1));
-    if (!entry.empty()) return entry;
-  }
-  return ip_of(peer_address);
-}
-
 }  // namespace ferry::filters::detail

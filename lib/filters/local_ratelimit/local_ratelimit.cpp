@@ -80,7 +80,7 @@ struct Limiter {
           out[n++] = {a.descriptor_key, req.get(a.header_name)};
           break;
         case K::remote_address:
-          out[n++] = {"remote_address", detail::remote_ip(req, ctx.downstream_remote_address())};
+          out[n++] = {"remote_address", detail::ip_of(ctx.downstream_remote_address())};
           break;
         case K::generic_key:
           out[n++] = {a.descriptor_key.empty() ? std::string_view("generic_key") : a.descriptor_key,

@@ -199,8 +199,8 @@ bool rbac_match(const RbacNode& n, const RequestHeaders& req, StreamContext& ctx
     case K::url_path: return n.string && n.string->match(path_without_query(req.path()));
     case K::destination_port: return ctx.downstream_local_port() == n.port;
     case K::destination_ip: return n.cidr && n.cidr->contains(ip_of(ctx.downstream_local_address()));
-    case K::direct_remote_ip: return n.cidr && n.cidr->contains(ip_of(ctx.downstream_remote_address()));
-    case K::remote_ip: return n.cidr && n.cidr->contains(remote_ip(req, ctx.downstream_remote_address()));
+    case K::direct_remote_ip: return n.cidr && n.cidr->contains(ip_of(ctx.downstream_direct_remote_address()));
+    case K::remote_ip: return n.cidr && n.cidr->contains(ip_of(ctx.downstream_remote_address()));
     case K::authenticated: return match_authenticated(n, ctx);
     case K::metadata: return !n.metadata_path.empty() && match_metadata(n, ctx);
     case K::all_of:

@@ -418,3 +418,25 @@ TEST_CASE("config routes: the HCM's via", "[config][routes]") {
   auto crlf = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "via": "a\nx-injected: 1")"));
   REQUIRE_PROBLEM(crlf, kHcm + ".via: contains CR, LF or NUL, which a header value cannot hold");
 }
+
+TEST_CASE("config routes: the HCM's x-forwarded-for and request id options", "[config][routes]") {
+  const auto& dflt = loaded(bootstrap()).listeners.at(0).options.http;
+  CHECK_FALSE(dflt.use_remote_address);  // Envoy's default, unlike the code API's
+  CHECK_FALSE(dflt.skip_xff_append);
+  CHECK(dflt.xff_num_trusted_hops == 0);
+  CHECK_FALSE(dflt.preserve_external_request_id);
+  CHECK_FALSE(dflt.always_set_request_id_in_response);
+  auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
+                            R"(, "use_remote_address": true, "skip_xff_append": true, "xff_num_trusted_hops": 2,
+                               "preserve_external_request_id": true, "always_set_request_id_in_response": true)"));
+  const auto& http = b.listeners.at(0).options.http;
+  CHECK(http.use_remote_address);
+  CHECK(http.skip_xff_append);
+  CHECK(http.xff_num_trusted_hops == 2);
+  CHECK(http.preserve_external_request_id);
+  CHECK(http.always_set_request_id_in_response);
+  auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "xff_num_trusted_hops": -1)"));
+  REQUIRE_PROBLEM(p, kHcm + ".xff_num_trusted_hops: expected a non-negative integer, got -1");
+  p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "skip_xff_append": "yes")"));
+  REQUIRE_PROBLEM(p, kHcm + ".skip_xff_append: expected true or false");
+}

@@ -19,6 +19,7 @@ class FakeContext : public ferry::StreamContext {
     reply_body = std::string(body);
   }
   std::string_view downstream_remote_address() const override { return remote; }
+  std::string_view downstream_direct_remote_address() const override { return direct.empty() ? remote : direct; }
   std::string_view request_id() const override { return "id"; }
   std::string_view upstream_cluster() const override { return {}; }
   std::uint32_t response_flags() const override { return 0; }
@@ -40,6 +41,7 @@ class FakeContext : public ferry::StreamContext {
   std::string_view stat_prefix() const override { return hcm_prefix; }
 
   std::string remote = "10.1.2.3:5555";
+  std::string direct;  ///< the connection peer when it differs from `remote` (empty: the same)
   std::string local = "127.0.0.1:8080";
   std::uint16_t local_port = 8080;
   std::optional<ferry::PeerCertificate> cert;

@@ -122,7 +122,7 @@ TEST_CASE("rbac: url_path ignores the query, and/or/not combine", "[unit][filter
   CHECK_FALSE(allowed(e2, request("GET", "/c"), ctx));
 }
 
-TEST_CASE("rbac: destination port and ip, remote_ip from x-forwarded-for", "[unit][filters][rbac]") {
+TEST_CASE("rbac: destination port and ip, remote_ip and direct_remote_ip", "[unit][filters][rbac]") {
   RbacPermission port;
   port.kind = PK::destination_port;
   port.port = 8443;
@@ -137,10 +137,22 @@ TEST_CASE("rbac: destination port and ip, remote_ip from x-forwarded-for", "[uni
   ctx.local_port = 8443;
   ctx.local = "192.0.2.1:8443";
   CHECK_FALSE(allowed(e, request("GET", "/"), ctx));
-  CHECK(allowed(e, request("GET", "/", {{"x-forwarded-for", "198.51.100.1, 203.0.113.7"}}), ctx));
-  CHECK_FALSE(allowed(e, request("GET", "/", {{"x-forwarded-for", "203.0.113.7, 198.51.100.1"}}), ctx));
-  ctx.remote = "203.0.113.9:1000";  // no XFF: the peer is the remote address
+  // The session decides the remote address (from x-forwarded-for when so configured).
+  ctx.remote = "203.0.113.7:0";
+  ctx.direct = "198.51.100.1:1000";
   CHECK(allowed(e, request("GET", "/"), ctx));
+  ctx.remote = "203.0.113.9:1000";
+  ctx.direct.clear();
+  CHECK(allowed(e, request("GET", "/"), ctx));
+  RbacRules direct_rules;
+  direct_rules.policies["d"] = {{port}, {id_cidr("198.51.100.0/24", IK::direct_remote_ip)}};
+  auto d = engine(direct_rules);
+  ctx.remote = "198.51.100.1:0";  // from x-forwarded-for: direct_remote_ip looks at the peer
+  ctx.direct = "203.0.113.9:1000";
+  CHECK_FALSE(allowed(d, request("GET", "/"), ctx));
+  ctx.direct = "198.51.100.7:1000";
+  CHECK(allowed(d, request("GET", "/"), ctx));
+  ctx.direct.clear();
   ctx.local_port = 80;
   ctx.remote = "[::1]:4000";
   ctx.local = "127.0.0.1:80";
