@@ -44,6 +44,18 @@ struct HttpOptions {
   bool preserve_external_request_id = false;
   /// Copy the request's x-request-id into every response, local replies included.
   bool always_set_request_id_in_response = false;
+
+  // common_http_protocol_options (Envoy's names; 0 / ALLOW: off, as in Envoy).
+  /// The response to this many requests on one connection closes it (Connection: close).
+  std::uint32_t max_requests_per_connection = 0;
+  /// A connection older than this closes: at once when idle, else after the response to
+  /// the request in progress (Connection: close).
+  Duration max_connection_duration{0};
+  /// Request header names with '_': ALLOW forwards them, REJECT_REQUEST answers 400
+  /// (http1.unexpected_underscore), DROP_HEADER drops the field. Each is counted
+  /// (http1.requests_rejected_with_underscores_in_headers, http1.dropped_headers_with_underscores).
+  enum class HeadersWithUnderscores : std::uint8_t { allow, reject_request, drop_header };
+  HeadersWithUnderscores headers_with_underscores_action = HeadersWithUnderscores::allow;
   /// Envoy's internal_address_config.cidr_ranges ("10.0.0.0/8", "::1/128"): clients whose
   /// address is in one of them are internal. Their x-envoy-* request headers are kept, and
   /// x-envoy-retry-on, x-envoy-max-retries and x-envoy-upstream-rq-timeout-ms are honoured

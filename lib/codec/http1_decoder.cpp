@@ -250,7 +250,8 @@ void Decoder<isRequest>::reset_head() noexcept {
   field_count_ = 0;
   connection_named_count_ = 0;
   connection_tokens_ = 0;
-  too_many_ = bad_te_ = close_ = keep_alive_ = te_chunked_ = false;
+  too_many_ = bad_te_ = close_ = keep_alive_ = te_chunked_ = rejected_underscore_ = false;
+  dropped_underscores_ = 0;
 }
 
 // The head is parsed once it is all there. A first attempt walks what has arrived (a head
@@ -635,7 +636,28 @@ void Decoder<isRequest>::note_transfer_encoding(std::string_view value, Err& ec)
   info_.chunked = last_chunked && chunked == 1;
 }
 
-// Fields that Connection named are gone, so the places noted while parsing may have moved
+// Fields with an underscore in their name (headers_with_underscores_action), checked once
+// the head is in so that the usual setting costs nothing per field, and fields that
+// Connection names.
+template <bool isRequest>
+[[gnu::noinline]] void Decoder<isRequest>::remove_fields(Err& ec) {
+  auto& fields = headers_.entries();
+  if (isRequest && underscores_ != 0) {
+    auto has_underscore = [](const HeaderEntry& e) { return e.name.find('_') != std::string_view::npos; };
+    if (underscores_ == 1 && std::any_of(fields.begin(), fields.end(), has_underscore)) {
+      rejected_underscore_ = true;
+      ec = http::error::bad_field;
+      return;
+    }
+    auto before = fields.size();
+    fields.erase(std::remove_if(fields.begin(), fields.end(), has_underscore), fields.end());
+    dropped_underscores_ = std::uint32_t(before - fields.size());
+  }
+  for (std::size_t i = 0; i < connection_named_count_; ++i) remove_connection_named(headers_, connection_named_[i]);
+  if (connection_named_count_ != 0 || dropped_underscores_ != 0) renote_positions();
+}
+
+// Fields that Connection named (or with an underscore) are gone, so the places noted while parsing may have moved
 // (or named a removed field): note them again from the list as it is now.
 template <bool isRequest>
 void Decoder<isRequest>::renote_positions() noexcept {
@@ -670,9 +692,9 @@ void Decoder<isRequest>::finish_head(Err& ec) {
       return;
     }
   }
-  if (connection_named_count_ != 0) [[unlikely]] {
-    for (std::size_t i = 0; i < connection_named_count_; ++i) remove_connection_named(headers_, connection_named_[i]);
-    renote_positions();
+  if ((connection_named_count_ | underscores_) != 0) [[unlikely]] {
+    remove_fields(ec);
+    if (ec != Err{}) return;
   }
   bool no_body = skip_body_;
   if constexpr (!isRequest) {
@@ -875,6 +897,7 @@ void Decoder<isRequest>::rebase(const char* old_base, const char* new_base, std:
 template <bool isRequest>
 DecodeError Decoder<isRequest>::error_for(const error_code& ec) const {
   if (ec == http::error::header_limit || too_many_) return {431, "http1.headers_too_large"};
+  if (rejected_underscore_) return {400, "http1.unexpected_underscore"};
   if (bad_te_) return {501, "http1.invalid_transfer_encoding"};
   return {400, "http1.codec_error"};
 }

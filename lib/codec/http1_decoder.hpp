@@ -96,6 +96,12 @@ class Decoder {
   DecodeError error_for(const error_code& ec) const;
   /// Keeps x-envoy-* request headers (an internal client); they are dropped by default.
   void keep_envoy_headers(bool keep) noexcept { keep_envoy_ = keep; }
+  /// Request field names with '_' (Envoy's headers_with_underscores_action): 0 kept,
+  /// 1 the request refused (400 http1.unexpected_underscore), 2 the field dropped.
+  void underscores(std::uint8_t action) noexcept { underscores_ = action; }
+  /// Fields dropped for an underscore in their name, and whether one refused the request.
+  std::uint32_t dropped_underscores() const noexcept { return dropped_underscores_; }
+  bool rejected_underscore() const noexcept { return rejected_underscore_; }
   /// The message has no body whatever its head says (a response to HEAD). Before feed().
   void skip(bool v) noexcept { skip_body_ = v; }
 
@@ -126,6 +132,7 @@ class Decoder {
   const char* parse_start_line(const char* p, const char* end, Err& ec);
   void on_field(std::string_view name, std::string_view value, Err& ec);
   void finish_head(Err& ec);
+  void remove_fields(Err& ec);
   void renote_positions() noexcept;
   void reset_head() noexcept;
   void note_connection(std::string_view value, Err& ec);
@@ -148,6 +155,9 @@ class Decoder {
   bool too_many_ = false;
   bool keep_envoy_ = false;
   bool bad_te_ = false;
+  bool rejected_underscore_ = false;
+  std::uint8_t underscores_ = 0;
+  std::uint32_t dropped_underscores_ = 0;
   bool close_ = false;       // Connection or Proxy-Connection: close
   bool keep_alive_ = false;  // Connection or Proxy-Connection: keep-alive
   bool need_eof_ = false;    // the body ends when the peer closes

@@ -25,14 +25,15 @@ struct ParkedConnection {
   using Clock = std::chrono::steady_clock;
 
   ParkedConnection(boost::asio::ip::tcp::socket s, const ListenerRuntime& l, Clock::time_point start,
-                   Clock::time_point deadline) noexcept
-      : sock(std::move(s)), listener(&l), cx_start(start), idle_deadline(deadline) {}
+                   Clock::time_point deadline, std::uint32_t served) noexcept
+      : sock(std::move(s)), listener(&l), cx_start(start), idle_deadline(deadline), requests(served) {}
 
   boost::asio::ip::tcp::socket sock;
   const ListenerRuntime* listener;
   Clock::time_point cx_start;       ///< when the connection was accepted (cx_length_ms)
   Clock::time_point idle_deadline;  ///< the listener's idle_timeout ends; max() if none
   bool closing = false;             ///< closed by the worker; the wait ends with an error
+  std::uint32_t requests = 0;       ///< requests served so far (max_requests_per_connection)
   ParkedConnection* prev = nullptr;  ///< worker's intrusive list
   ParkedConnection* next = nullptr;
 };

@@ -123,7 +123,8 @@ class Worker {
   /// Parks an idle plain connection (worker_parking.cpp): its Session is ending and hands
   /// over the socket. `idle_deadline`: when the listener's idle_timeout closes it.
   void park(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
-            std::chrono::steady_clock::time_point cx_start, std::chrono::steady_clock::time_point idle_deadline);
+            std::chrono::steady_clock::time_point cx_start, std::chrono::steady_clock::time_point idle_deadline,
+            std::uint32_t requests);
 
  private:
   friend class RouteLease;

@@ -18,8 +18,8 @@ void Worker::start_session(const ListenerRuntime& listener, asio::ip::tcp::socke
 
 void Worker::park(const ListenerRuntime& listener, asio::ip::tcp::socket socket,
                   std::chrono::steady_clock::time_point cx_start,
-                  std::chrono::steady_clock::time_point idle_deadline) {
-  auto* p = new ParkedConnection(std::move(socket), listener, cx_start, idle_deadline);
+                  std::chrono::steady_clock::time_point idle_deadline, std::uint32_t requests) {
+  auto* p = new ParkedConnection(std::move(socket), listener, cx_start, idle_deadline, requests);
   p->next = parked_;
   if (parked_) parked_->prev = p;
   parked_ = p;

@@ -58,6 +58,7 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
   // A resumed connection may or may not have it: the next write sets it (once per wake-up).
   down_wrote_ = resumed != nullptr;
   wake_ready_ = resumed != nullptr;
+  requests_served_ = resumed ? resumed->requests : 0;
   auto ep = peer ? *peer : down_.remote_endpoint(ec);
   format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);
   access_logs_ = listener_.access_logs.get();
@@ -124,7 +125,7 @@ asio::awaitable<void> Session::run() {
       error_code ec;
       if (!std::exchange(wake_ready_, false)) {
         idle_ = true;
-        set_activity_deadline(Timeout::idle, http_.idle_timeout);
+        set_activity_deadline(Timeout::idle, idle_limit());
         // A TLS connection may hold decrypted bytes already: no wait then.
         if (!tls_ || !tls_->pending())
           std::tie(ec) = co_await down_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
@@ -137,7 +138,7 @@ asio::awaitable<void> Session::run() {
       // connection stays idle, the worker's sweep parks it and the buffers go back.
       idle_ = true;
       idle_sweeps_ = 0;
-      set_activity_deadline(Timeout::idle, http_.idle_timeout);
+      set_activity_deadline(Timeout::idle, idle_limit());
       auto ec = co_await read_some(down_, bufs_->in);
       idle_ = false;
       if (ec == asio::error::operation_aborted && park_requested_ && !closing_ && fired_ == Timeout::none) {
@@ -152,6 +153,9 @@ asio::awaitable<void> Session::run() {
     count_stream_end();
     if (outcome == Outcome::close) break;
   }
+  // An idle connection closed by what was left of max_connection_duration.
+  if (fired_ == Timeout::idle && http_stats_ && past_max_duration()) [[unlikely]]
+    stats::bump(*http_stats_->cx_max_duration_reached);
   error_code ec;
   timer_.cancel();
   // close() sends the FIN by itself; a TLS connection says close_notify first.
@@ -172,7 +176,7 @@ bool Session::park() {
   auto deadline = activity_kind_ == Timeout::idle ? activity_deadline_ : Clock::time_point::max();
   timer_.cancel();
   parked_ = true;
-  worker_.park(listener_, std::move(down_), cx_start_, deadline);
+  worker_.park(listener_, std::move(down_), cx_start_, deadline, requests_served_);
   return true;
 }
 
@@ -223,6 +227,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   codec::RequestDecoder dec(b.req, b.pieces, http_.max_request_headers_kb * 1024, http_.max_headers_count);
   // With internal ranges, x-envoy-* fields wait until the request is known internal or not.
   dec.keep_envoy_headers(!listener_.internal_ranges.empty());
+  dec.underscores(std::uint8_t(http_.headers_with_underscores_action));
   count_stream_start();
   if (!co_await read_request_head(dec)) co_return Outcome::close;
   count_request();
@@ -239,6 +244,8 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
     }
   }
   keep_alive_ = dec.keep_alive() && !worker_.draining();
+  if (http_.max_requests_per_connection != 0 || http_.max_connection_duration.count() > 0) [[unlikely]]
+    apply_connection_limits();
   request_complete_ = dec.is_done();
   if (request_complete_) mark_request_done();
   prepare_upstream_headers(dec.info());
@@ -285,12 +292,15 @@ asio::awaitable<bool> Session::read_request_head(codec::RequestDecoder& dec) {
     error_code ec = boost::beast::http::error::need_more;
     if (in.size() > parsed) parsed += dec.feed(in.data() + parsed, in.size() - parsed, ec);
     if (!ec && dec.is_header_done()) {
+      if (dec.dropped_underscores() != 0) [[unlikely]]
+        stats::bump(*http_stats_->dropped_underscores, dec.dropped_underscores());
       bufs_->req_head.assign(in.data(), parsed);
       dec.rebase(in.data(), bufs_->req_head.data(), parsed);
       in.consume(parsed);
       co_return true;
     }
     if (ec != boost::beast::http::error::need_more) {
+      if (dec.rejected_underscore()) stats::bump(*http_stats_->rejected_underscores);
       co_await reject(dec.error_for(ec));
       co_return false;
     }
@@ -353,6 +363,38 @@ void Session::prepare_upstream_headers(const codec::HeadInfo& info) {
   apply_client_cert_header();
   if (!http_.via.empty()) [[unlikely]] append_via(req);
   if (listener_.tracing) [[unlikely]] start_trace();
+}
+
+// Envoy's max_requests_per_connection and max_connection_duration: the response to the
+// request that reaches either closes the connection.
+void Session::apply_connection_limits() {
+  const auto max = http_.max_requests_per_connection;
+  if (max != 0 && ++requests_served_ >= max) {
+    if (requests_served_ == max) stats::bump(*http_stats_->cx_max_requests_reached);
+    keep_alive_ = false;
+  }
+  close_if_past_max_duration();
+}
+
+// A connection that outlived max_connection_duration during a stream says so in the
+// response (Connection: close), as Envoy's drain does for HTTP/1.
+void Session::close_if_past_max_duration() {
+  if (keep_alive_ && past_max_duration()) {
+    stats::bump(*http_stats_->cx_max_duration_reached);
+    keep_alive_ = false;
+  }
+}
+
+bool Session::past_max_duration() const {
+  const auto limit = http_.max_connection_duration;
+  return limit.count() > 0 && Clock::now() - cx_start_ >= limit;
+}
+
+Duration Session::idle_limit_of_old_connection() const {
+  const auto limit = http_.max_connection_duration;
+  auto left = std::chrono::duration_cast<Duration>(cx_start_ + limit - Clock::now());
+  if (left.count() <= 0) left = Duration(1);  // due now (a zero span would mean "no timeout")
+  return http_.idle_timeout.count() > 0 ? std::min(left, http_.idle_timeout) : left;
 }
 
 void Session::set_request_id_in_response() {
@@ -444,6 +486,7 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   if (response_started_) co_return Outcome::close;  // too late for a reply: reset
   // A reply sent before the request body was read leaves unread bytes: close after it.
   if (!request_complete_ && !bufs_->req_head.empty()) keep_alive_ = false;
+  if (http_.max_connection_duration.count() > 0) [[unlikely]] close_if_past_max_duration();
   auto& resp = bufs_->resp;
   resp.clear();
   resp.set_status(status);

@@ -127,6 +127,14 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   void set_forwarded_proto(std::size_t xfp);
   void remove_envoy_headers();
   void set_request_id_in_response();
+  void apply_connection_limits();
+  bool past_max_duration() const;
+  void close_if_past_max_duration();
+  /// The idle timeout, shortened to what is left of max_connection_duration.
+  Duration idle_limit() const {
+    return http_.max_connection_duration.count() <= 0 ? http_.idle_timeout : idle_limit_of_old_connection();
+  }
+  Duration idle_limit_of_old_connection() const;
   /// Runs the request header hooks from the first filter not yet run (creating the
   /// filters first); Continue, Stop (a local reply is set) or Pause.
   FilterStatus run_request_header_filters(bool end_stream);
@@ -321,6 +329,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   mutable bool early_route_done_ = false;
   std::int64_t start_unix_ns_ = 0;  ///< when the request head was in (%START_TIME%)
   bool internal_ = false;  ///< Envoy's internal request (see prepare_upstream_headers)
+  std::uint32_t requests_served_ = 0;  ///< on this connection, counted with max_requests_per_connection
   Duration route_timeout_{0};       ///< the route's timeout, or x-envoy-upstream-rq-timeout-ms
   router::CompiledRetry header_retry_{};  ///< the route's policy changed by x-envoy-retry-* headers
   std::size_t filters_run_ = 0;

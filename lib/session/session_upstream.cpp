@@ -434,6 +434,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     }
   }
   if (worker_.draining()) keep_alive_ = false;
+  if (http_.max_connection_duration.count() > 0) [[unlikely]] close_if_past_max_duration();
   // Fields stay where the decoder put them unless response filters, the route's response
   // header edits or the removal of a second service-time field moved them.
   bool moved = filters_run_ != 0 || edits_response(route_decision_) ||

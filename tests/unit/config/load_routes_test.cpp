@@ -440,3 +440,17 @@ TEST_CASE("config routes: the HCM's x-forwarded-for and request id options", "[c
   p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "skip_xff_append": "yes")"));
   REQUIRE_PROBLEM(p, kHcm + ".skip_xff_append: expected true or false");
 }
+
+TEST_CASE("config routes: the HCM's connection limits and underscore action", "[config][routes]") {
+  auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
+                            R"(, "common_http_protocol_options": {"max_requests_per_connection": 100,
+                               "max_connection_duration": "30s", "headers_with_underscores_action": "DROP_HEADER"})"));
+  const auto& http = b.listeners.at(0).options.http;
+  CHECK(http.max_requests_per_connection == 100);
+  CHECK(http.max_connection_duration == std::chrono::seconds(30));
+  CHECK(http.headers_with_underscores_action == ferry::HttpOptions::HeadersWithUnderscores::drop_header);
+  auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                 R"(, "common_http_protocol_options": {"headers_with_underscores_action": "DENY"})"));
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].find(kHcm + ".common_http_protocol_options.headers_with_underscores_action") == 0);
+}

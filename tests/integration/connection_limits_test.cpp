@@ -1,0 +1,124 @@
+// The HTTP connection manager's common_http_protocol_options through real sockets:
+// max_requests_per_connection, max_connection_duration and headers_with_underscores_action,
+// with the stats Envoy counts for them.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "integration/proxy_fixture.hpp"
+
+using namespace ferry;
+using namespace ferry::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::uint64_t counter(Proxy& proxy, const std::string& name) {
+  return proxy.server.stats().counter_value(name).value_or(0);
+}
+
+FakeResponse ok(const SeenRequest& rq) {
+  FakeResponse r{200, {}, "ok"};
+  if (rq.target == "/slow") r.delay = 300ms;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("max_requests_per_connection: the response to the last request closes the connection",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  http.max_requests_per_connection = 3;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  for (int i = 1; i <= 2; ++i) {
+    auto r = c.request("GET", "/");
+    REQUIRE(r.status == 200);
+    CHECK(r.header("connection") != "close");
+  }
+  auto last = c.request("GET", "/");
+  REQUIRE(last.status == 200);
+  CHECK(last.header("connection") == "close");
+  CHECK(c.closed_by_peer());
+  CHECK(counter(proxy, "http.ingress_http.downstream_cx_max_requests_reached") == 1);
+  // A new connection starts counting again.
+  TestClient d(proxy.port());
+  CHECK(d.request("GET", "/").header("connection") != "close");
+}
+
+TEST_CASE("max_requests_per_connection: the count survives the connection's parking",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  http.max_requests_per_connection = 2;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  REQUIRE(c.request("GET", "/").header("connection") != "close");
+  std::this_thread::sleep_for(2500ms);  // two idle sweeps: the Session ends, the socket is parked
+  auto r = c.request("GET", "/");
+  REQUIRE(r.status == 200);
+  CHECK(r.header("connection") == "close");
+  CHECK(c.closed_by_peer());
+}
+
+TEST_CASE("max_connection_duration: an idle connection closes, a busy one says close in its response",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  http.max_connection_duration = 200ms;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  SECTION("idle") {
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/").status == 200);
+    auto start = std::chrono::steady_clock::now();
+    CHECK(c.closed_by_peer(2000ms));
+    CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+    CHECK(counter(proxy, "http.ingress_http.downstream_cx_max_duration_reached") == 1);
+  }
+  SECTION("a stream outlives it") {
+    TestClient c(proxy.port());
+    auto r = c.request("GET", "/slow");  // 300 ms upstream: the limit passes meanwhile
+    REQUIRE(r.status == 200);
+    CHECK(r.header("connection") == "close");
+    CHECK(c.closed_by_peer());
+    CHECK(counter(proxy, "http.ingress_http.downstream_cx_max_duration_reached") == 1);
+  }
+}
+
+TEST_CASE("headers_with_underscores_action: ALLOW forwards, DROP_HEADER drops, REJECT_REQUEST answers 400",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  using U = HttpOptions::HeadersWithUnderscores;
+  SECTION("ALLOW (the default)") {
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/", {{"x_under", "1"}}).status == 200);
+    CHECK(up.last().header("x_under") == "1");
+  }
+  SECTION("DROP_HEADER") {
+    http.headers_with_underscores_action = U::drop_header;
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/", {{"x_under", "1"}, {"x-ok", "2"}, {"_lead", "3"}}).status == 200);
+    CHECK_FALSE(up.last().has_header("x_under"));
+    CHECK_FALSE(up.last().has_header("_lead"));
+    CHECK(up.last().header("x-ok") == "2");
+    CHECK(counter(proxy, "http1.dropped_headers_with_underscores") == 2);
+  }
+  SECTION("REJECT_REQUEST") {
+    http.headers_with_underscores_action = U::reject_request;
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    auto before = up.requests();
+    TestClient c(proxy.port());
+    auto r = c.request("GET", "/", {{"x-ok", "2"}, {"x_under", "1"}});
+    CHECK(r.status == 400);
+    CHECK(up.requests() == before);  // never reached the upstream
+    CHECK(counter(proxy, "http1.requests_rejected_with_underscores_in_headers") == 1);
+    TestClient d(proxy.port());
+    CHECK(d.request("GET", "/", {{"x-ok", "2"}}).status == 200);
+  }
+}
