@@ -36,6 +36,9 @@ struct HttpOptions {
   bool use_remote_address = true;
   /// Don't append the peer to x-forwarded-for (with use_remote_address).
   bool skip_xff_append = false;
+  /// With use_remote_address: set x-forwarded-port to the port the client connected to
+  /// (a trusted hop's, with xff_num_trusted_hops, is kept).
+  bool append_x_forwarded_port = false;
   /// Proxies in front of this one whose x-forwarded-for entries (and, with
   /// use_remote_address, x-forwarded-proto) are trusted.
   std::uint32_t xff_num_trusted_hops = 0;
@@ -69,6 +72,9 @@ struct HttpOptions {
   bool strip_matching_host_port = false;
   /// Drop any Host port (at most one of the two strip options).
   bool strip_any_host_port = false;
+  /// Drop a trailing dot of the Host name ("example.com.:80" → "example.com:80"), before
+  /// the port options.
+  bool strip_trailing_host_dot = false;
   /// RFC 3986 dot-segment removal ("/a/../b" → "/b", never above "/"; "%2e" counts as "."
   /// and "\" as "/"), so that "/a/../admin" meets the routes and filters for "/admin".
   bool normalize_path = false;

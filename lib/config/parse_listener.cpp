@@ -55,15 +55,16 @@ constexpr std::string_view kHcmFields[] = {
     "strip_any_host_port", "strip_matching_host_port", "normalize_path", "merge_slashes",
     "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
     "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation", "via",
-    "xff_num_trusted_hops", "skip_xff_append", "preserve_external_request_id", "always_set_request_id_in_response"};
+    "xff_num_trusted_hops", "skip_xff_append", "preserve_external_request_id", "always_set_request_id_in_response",
+    "strip_trailing_host_dot", "append_x_forwarded_port"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
-    "http3_protocol_options", "access_log_options", "scheme_header_transformation", "strip_trailing_host_dot",
+    "http3_protocol_options", "access_log_options", "scheme_header_transformation",
     "path_normalization_options", "upgrade_configs",
     "original_ip_detection_extensions", "proxy_100_continue", "request_id_extension", "local_reply_config",
     "delayed_close_timeout", "add_user_agent", "early_header_mutation_extensions",
     "represent_ipv4_remote_address_as_ipv4_mapped_ipv6", "stream_error_on_invalid_http_message",
-    "typed_header_validation_config", "append_x_forwarded_port", "append_local_overload",
+    "typed_header_validation_config", "append_local_overload",
     "max_requests_per_connection", "http1_safe_max_connection_duration", "user_agent"};
 constexpr EnumValue kEscapedSlashesActions[] = {{"IMPLEMENTATION_SPECIFIC_DEFAULT", 0, true},
                                                 {"KEEP_UNCHANGED", 1, true},
@@ -152,6 +153,7 @@ void parse_hcm_normalization(Context& ctx, const Object& o, HttpOptions& http) {
   if (http.strip_any_host_port && http.strip_matching_host_port)
     ctx.problem(o.self(), "\"strip_matching_host_port\" and \"strip_any_host_port\" are both set; "
                           "use at most one");
+  set_if(read_bool(ctx, o.get("strip_trailing_host_dot")), http.strip_trailing_host_dot);
   set_if(read_bool(ctx, o.get("normalize_path")), http.normalize_path);
   set_if(read_bool(ctx, o.get("merge_slashes")), http.merge_slashes);
   using A = HttpOptions::EscapedSlashesAction;
@@ -219,6 +221,7 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   read_enum(ctx, o.get("codec_type"), kCodecTypes);  // AUTO and HTTP1 both mean HTTP/1.1 now
   set_if(read_bool(ctx, o.get("use_remote_address")), http.use_remote_address);
   set_if(read_bool(ctx, o.get("skip_xff_append")), http.skip_xff_append);
+  set_if(read_bool(ctx, o.get("append_x_forwarded_port")), http.append_x_forwarded_port);
   set_if(read_uint(ctx, o.get("xff_num_trusted_hops"), 0, 0xffffffffu), http.xff_num_trusted_hops);
   set_if(read_bool(ctx, o.get("generate_request_id")), http.generate_request_id);
   set_if(read_bool(ctx, o.get("preserve_external_request_id")), http.preserve_external_request_id);

@@ -39,6 +39,21 @@ std::size_t port_start(std::string_view host) {
   return colon;
 }
 
+// Envoy's HeaderUtility::stripTrailingHostDot.
+void strip_trailing_host_dot(RequestHeaders& req, detail::Arena& arena) {
+  for (auto& e : req.entries()) {
+    if (!iequals(e.name, "host")) continue;
+    auto at = port_start(e.value);
+    auto name_end = at == std::string_view::npos ? e.value.size() : at;
+    if (name_end == 0 || e.value[name_end - 1] != '.') return;
+    char* out = arena.allocate(e.value.size() - 1);
+    std::memcpy(out, e.value.data(), name_end - 1);
+    std::memcpy(out + name_end - 1, e.value.data() + name_end, e.value.size() - name_end);
+    e.value = std::string_view(out, e.value.size() - 1);
+    return;
+  }
+}
+
 void strip_host_port(const HttpOptions& http, RequestHeaders& req, const Downstream& down) {
   for (auto& e : req.entries()) {
     if (!iequals(e.name, "host")) continue;
@@ -206,6 +221,7 @@ Decision direct_response(const CompiledRoute& route, RequestHeaders& req, const 
 
 Decision normalize_request(const HttpOptions& http, RequestHeaders& req, const Downstream& down,
                            detail::Arena& arena) {
+  if (http.strip_trailing_host_dot) strip_trailing_host_dot(req, arena);
   if (http.strip_any_host_port || http.strip_matching_host_port) strip_host_port(http, req, down);
   using Action = HttpOptions::EscapedSlashesAction;
   Decision d;

@@ -145,6 +145,14 @@ std::string remote_ip(std::string_view address) {
   return std::string(address);
 }
 
+std::string host_options(const HttpOptions& http) {
+  std::string out = http.strip_trailing_host_dot ? "strip_trailing_host_dot" : "";
+  if (http.strip_any_host_port || http.strip_matching_host_port)
+    out += std::string(out.empty() ? "" : ", ") +
+           (http.strip_any_host_port ? "strip_any_host_port" : "strip_matching_host_port");
+  return out;
+}
+
 std::string normalization_options(const HttpOptions& http) {
   using A = HttpOptions::EscapedSlashesAction;
   std::vector<std::string> on;
@@ -272,7 +280,7 @@ Explanation explain_route(const RouteConfig& config, const HttpOptions& http, co
   ex.host = std::string(req.authority());
   if (ex.host != ex.original_host)
     ex.notes.push_back("Host " + in_quotes(ex.original_host) + " -> " + in_quotes(ex.host) + " (" +
-                       (http.strip_any_host_port ? "strip_any_host_port" : "strip_matching_host_port") + ")");
+                       host_options(http) + ")");
   if (ex.path != ex.original_path)
     ex.notes.push_back("path " + in_quotes(ex.original_path) + " -> " + in_quotes(ex.path) + " (" +
                        normalization_options(http) + ")");

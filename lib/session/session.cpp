@@ -334,8 +334,13 @@ void Session::prepare_upstream_headers(const codec::HeadInfo& info) {
     single = xff == 0;
     if (hops > 0 && xff) use_forwarded_client(detail::last_xff_address(entries[xff - 1].value, hops - 1).ip);
     if (!http_.skip_xff_append) append_forwarded_for(xff);
-    // The prior hop is trusted with x-forwarded-proto only when it is a trusted proxy.
+    // The prior hop is trusted with x-forwarded-proto (and -port) only when it is a trusted proxy.
     if (hops == 0 || !xfp) set_forwarded_proto(xfp);
+    if (http_.append_x_forwarded_port && (hops == 0 || !req.has("x-forwarded-port"))) [[unlikely]] {
+      char port[8];
+      auto [end, ignored] = std::to_chars(port, port + sizeof port, listener_.endpoint.port());
+      req.set("x-forwarded-port", std::string_view(port, std::size_t(end - port)));
+    }
   } else {
     auto from = xff ? detail::last_xff_address(entries[xff - 1].value, hops) : detail::XffAddress{};
     known = !from.ip.empty();

@@ -253,3 +253,33 @@ TEST_CASE("x-request-id: new for edge requests unless preserved, and echoed when
     CHECK(is_uuid4(r.header("x-request-id")));
   }
 }
+
+TEST_CASE("x-forwarded-port: the listener's port with append_x_forwarded_port, a trusted hop's kept",
+          "[integration][forwarding]") {
+  FakeUpstream up(echo_target);
+  HttpOptions http;
+  http.append_x_forwarded_port = true;
+  SECTION("use_remote_address, no trusted hops: set, a client's replaced") {
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/").status == 200);
+    CHECK(up.last().header("x-forwarded-port") == std::to_string(proxy.port()));
+    REQUIRE(c.request("GET", "/", {{"x-forwarded-port", "1234"}}).status == 200);
+    CHECK(up.last().header("x-forwarded-port") == std::to_string(proxy.port()));
+    CHECK(up.last().count("x-forwarded-port") == 1);
+  }
+  SECTION("a trusted hop's is kept") {
+    http.xff_num_trusted_hops = 1;
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/", {{"x-forwarded-port", "1234"}}).status == 200);
+    CHECK(up.last().header("x-forwarded-port") == "1234");
+  }
+  SECTION("without use_remote_address: nothing added") {
+    http.use_remote_address = false;
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/").status == 200);
+    CHECK(up.last().count("x-forwarded-port") == 0);
+  }
+}

@@ -428,13 +428,16 @@ TEST_CASE("config routes: the HCM's x-forwarded-for and request id options", "[c
   CHECK_FALSE(dflt.always_set_request_id_in_response);
   auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
                             R"(, "use_remote_address": true, "skip_xff_append": true, "xff_num_trusted_hops": 2,
-                               "preserve_external_request_id": true, "always_set_request_id_in_response": true)"));
+                               "preserve_external_request_id": true, "always_set_request_id_in_response": true,
+                               "append_x_forwarded_port": true, "strip_trailing_host_dot": true)"));
   const auto& http = b.listeners.at(0).options.http;
   CHECK(http.use_remote_address);
   CHECK(http.skip_xff_append);
   CHECK(http.xff_num_trusted_hops == 2);
   CHECK(http.preserve_external_request_id);
   CHECK(http.always_set_request_id_in_response);
+  CHECK(http.append_x_forwarded_port);
+  CHECK(http.strip_trailing_host_dot);
   auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "xff_num_trusted_hops": -1)"));
   REQUIRE_PROBLEM(p, kHcm + ".xff_num_trusted_hops: expected a non-negative integer, got -1");
   p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "skip_xff_append": "yes")"));

@@ -118,6 +118,35 @@ TEST_CASE("decide: Host port stripping before virtual host selection", "[router]
   CHECK(bare_v6.header("host") == "[::1]");
 }
 
+TEST_CASE("decide: strip_trailing_host_dot before the port options", "[router][decide]") {
+  Router r;
+  r.virtual_host("api.test").route(match::prefix("/")).to("b");
+  auto t = compile(r.config());
+  HttpOptions off;
+  Stream kept("/", "api.test.");
+  kept.normalize(off);
+  CHECK(kept.header("host") == "api.test.");
+  HttpOptions dot;
+  dot.strip_trailing_host_dot = true;
+  Stream bare("/", "api.test.");
+  bare.normalize(dot);
+  CHECK(bare.header("host") == "api.test");
+  CHECK(cluster_of(bare.decide(*t)) == "b");
+  Stream with_port("/", "api.test.:8080");
+  with_port.normalize(dot);
+  CHECK(with_port.header("host") == "api.test:8080");
+  Stream v6("/", "[::1]:80");
+  v6.normalize(dot);
+  CHECK(v6.header("host") == "[::1]:80");
+  Stream lone_dot("/", ".");
+  lone_dot.normalize(dot);
+  CHECK(lone_dot.header("host").empty());
+  dot.strip_any_host_port = true;
+  Stream both("/", "api.test.:8080");
+  both.normalize(dot);
+  CHECK(both.header("host") == "api.test");
+}
+
 TEST_CASE("decide: path normalisation decides the route (security)", "[router][decide]") {
   Router r;
   auto vh = r.virtual_host("*");
