@@ -72,6 +72,9 @@ struct HttpOptions {
   bool strip_matching_host_port = false;
   /// Drop any Host port (at most one of the two strip options).
   bool strip_any_host_port = false;
+  /// scheme_header_transformation.scheme_to_overwrite: the request's :scheme as routes,
+  /// header formatters and redirects see it ("http" or "https"; empty: from the connection).
+  std::string scheme_to_overwrite{};
   /// Drop a trailing dot of the Host name ("example.com.:80" → "example.com:80"), before
   /// the port options.
   bool strip_trailing_host_dot = false;

@@ -56,10 +56,11 @@ constexpr std::string_view kHcmFields[] = {
     "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
     "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation", "via",
     "xff_num_trusted_hops", "skip_xff_append", "preserve_external_request_id", "always_set_request_id_in_response",
-    "strip_trailing_host_dot", "append_x_forwarded_port"};
+    "strip_trailing_host_dot", "append_x_forwarded_port", "scheme_header_transformation"};
+constexpr std::string_view kSchemeTransformationFields[] = {"scheme_to_overwrite", "match_upstream"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
-    "http3_protocol_options", "access_log_options", "scheme_header_transformation",
+    "http3_protocol_options", "access_log_options",
     "path_normalization_options", "upgrade_configs",
     "original_ip_detection_extensions", "proxy_100_continue", "request_id_extension", "local_reply_config",
     "delayed_close_timeout", "add_user_agent", "early_header_mutation_extensions",
@@ -154,6 +155,16 @@ void parse_hcm_normalization(Context& ctx, const Object& o, HttpOptions& http) {
     ctx.problem(o.self(), "\"strip_matching_host_port\" and \"strip_any_host_port\" are both set; "
                           "use at most one");
   set_if(read_bool(ctx, o.get("strip_trailing_host_dot")), http.strip_trailing_host_dot);
+  if (Field f = o.get("scheme_header_transformation")) {
+    Object t(ctx, f, {kSchemeTransformationFields, {}});
+    if (auto scheme = read_string(ctx, t.get("scheme_to_overwrite"))) {
+      if (*scheme == "http" || *scheme == "https") http.scheme_to_overwrite = *scheme;
+      else ctx.problem(t.get("scheme_to_overwrite"), "must be \"http\" or \"https\"");
+    }
+    // match_upstream sets :scheme from the upstream's transport; HTTP/1.1 upstreams are
+    // sent no :scheme, so it changes nothing here.
+    read_bool(ctx, t.get("match_upstream"));
+  }
   set_if(read_bool(ctx, o.get("normalize_path")), http.normalize_path);
   set_if(read_bool(ctx, o.get("merge_slashes")), http.merge_slashes);
   using A = HttpOptions::EscapedSlashesAction;

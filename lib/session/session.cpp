@@ -80,6 +80,7 @@ Session::~Session() {
 router::Downstream Session::downstream(bool upstream) const {
   router::Downstream d{remote_, remote_ip_, listener_.endpoint.port()};
   if (tls_) d.scheme = "https";
+  if (!http_.scheme_to_overwrite.empty()) [[unlikely]] d.scheme = http_.scheme_to_overwrite;
   d.start_time_ns = start_unix_ns_;
   if (upstream && up_) d.upstream_address = up_->host->address();
   return d;

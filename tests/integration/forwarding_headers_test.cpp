@@ -283,3 +283,25 @@ TEST_CASE("x-forwarded-port: the listener's port with append_x_forwarded_port, a
     CHECK(up.last().count("x-forwarded-port") == 0);
   }
 }
+
+TEST_CASE("scheme_to_overwrite: routes see the configured :scheme", "[integration][forwarding]") {
+  FakeUpstream up(echo_target);
+  FakeUpstream secure([](const SeenRequest&) { return FakeResponse{200, {}, "secure"}; });
+  auto routes = [] {
+    Router r;
+    auto vh = r.virtual_host("*");
+    vh.route(match::prefix("/")).header(HeaderMatcher::exact(":scheme", "https")).to("secure");
+    vh.route(match::prefix("/")).to("backend");
+    return r;
+  };
+  HttpOptions http;
+  SECTION("from the connection: http") {
+    Proxy proxy({cluster_to("backend", {up.port()}), cluster_to("secure", {secure.port()})}, routes(), http);
+    CHECK(http_get(proxy.port(), "/").body == "target=/");
+  }
+  SECTION("overwritten: https") {
+    http.scheme_to_overwrite = "https";
+    Proxy proxy({cluster_to("backend", {up.port()}), cluster_to("secure", {secure.port()})}, routes(), http);
+    CHECK(http_get(proxy.port(), "/").body == "secure");
+  }
+}

@@ -457,3 +457,14 @@ TEST_CASE("config routes: the HCM's connection limits and underscore action", "[
   REQUIRE(p.size() == 1);
   CHECK(p[0].find(kHcm + ".common_http_protocol_options.headers_with_underscores_action") == 0);
 }
+
+TEST_CASE("config routes: scheme_header_transformation", "[config][routes]") {
+  auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
+                            R"(, "scheme_header_transformation": {"scheme_to_overwrite": "https"})"));
+  CHECK(b.listeners.at(0).options.http.scheme_to_overwrite == "https");
+  auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                 R"(, "scheme_header_transformation": {"scheme_to_overwrite": "ftp"})"));
+  REQUIRE_PROBLEM(p, kHcm + ".scheme_header_transformation.scheme_to_overwrite: must be \"http\" or \"https\"");
+  CHECK(problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
+                              R"(, "scheme_header_transformation": {"match_upstream": true})")).empty());
+}
