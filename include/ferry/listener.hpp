@@ -54,6 +54,9 @@ struct HttpOptions {
   /// A connection older than this closes: at once when idle, else after the response to
   /// the request in progress (Connection: close).
   Duration max_connection_duration{0};
+  /// A stream (request and response) running longer than this gets 408 "downstream
+  /// duration timeout" (max_duration_timeout), or is reset when its response has begun.
+  Duration max_stream_duration{0};
   /// Request header names with '_': ALLOW forwards them, REJECT_REQUEST answers 400
   /// (http1.unexpected_underscore), DROP_HEADER drops the field. Each is counted
   /// (http1.requests_rejected_with_underscores_in_headers, http1.dropped_headers_with_underscores).

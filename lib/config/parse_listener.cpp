@@ -78,8 +78,9 @@ constexpr EnumValue kCodecTypes[] = {
     {"AUTO", 0, true}, {"HTTP1", 1, true}, {"HTTP2", 2, false}, {"HTTP3", 3, false}};
 
 constexpr std::string_view kHcmProtocolFields[] = {"idle_timeout", "max_headers_count", "max_requests_per_connection",
-                                                    "max_connection_duration", "headers_with_underscores_action"};
-constexpr std::string_view kHcmProtocolNotYet[] = {"max_stream_duration", "max_response_headers_count"};
+                                                    "max_connection_duration", "max_stream_duration",
+                                                    "headers_with_underscores_action"};
+constexpr std::string_view kHcmProtocolNotYet[] = {"max_response_headers_count"};
 constexpr EnumValue kUnderscoreActions[] = {{"ALLOW", 0, true}, {"REJECT_REQUEST", 1, true}, {"DROP_HEADER", 2, true}};
 
 constexpr std::string_view kRouterFields[] = {"@type", "suppress_envoy_headers"};
@@ -105,6 +106,7 @@ void parse_hcm_protocol_options(Context& ctx, const Field& f, HttpOptions& http)
   set_if(read_uint(ctx, o.get("max_headers_count"), 1, kMaxU32), http.max_headers_count);
   set_if(read_uint(ctx, o.get("max_requests_per_connection"), 0, kMaxU32), http.max_requests_per_connection);
   set_if(read_duration(ctx, o.get("max_connection_duration")), http.max_connection_duration);
+  set_if(read_duration(ctx, o.get("max_stream_duration")), http.max_stream_duration);
   using U = HttpOptions::HeadersWithUnderscores;
   if (auto a = read_enum(ctx, o.get("headers_with_underscores_action"), kUnderscoreActions))
     http.headers_with_underscores_action = *a == "REJECT_REQUEST" ? U::reject_request

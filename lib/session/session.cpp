@@ -151,6 +151,7 @@ asio::awaitable<void> Session::run() {
       if (ec || closing_) break;
     }
     auto outcome = co_await serve_stream();
+    stream_deadline_ = Clock::time_point::max();
     count_stream_end();
     if (outcome == Outcome::close) break;
   }
@@ -232,6 +233,10 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   count_stream_start();
   if (!co_await read_request_head(dec)) co_return Outcome::close;
   count_request();
+  if (http_.max_stream_duration.count() > 0) [[unlikely]] {
+    stream_deadline_ = detail::coarse_now() + http_.max_stream_duration;
+    ensure_timer(stream_deadline_);
+  }
   // Headers that did not arrive in time get 408 (when something arrived at all).
   if (fired_ != Timeout::none) co_return co_await timeout_reply();
   if (closing_) co_return Outcome::close;

@@ -109,7 +109,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   Session* next = nullptr;
 
  private:
-  enum class Timeout : std::uint8_t { none, idle, request_headers, stream_idle, request, route, connect, per_try, handshake };
+  enum class Timeout : std::uint8_t {
+    none, idle, request_headers, stream_idle, request, route, connect, per_try, handshake, max_stream
+  };
   /// How one upstream attempt ended, when it did not answer the client itself.
   struct Attempt {
     bool stale = false;  ///< a reused connection turned out closed: resend, not a retry
@@ -289,6 +291,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   upstream::UpstreamConnPtr up_;
   asio::steady_timer timer_;
   Clock::time_point timer_at_ = Clock::time_point::max();
+  /// max_stream_duration's end for the stream in progress (max(): none). Apart from the
+  /// hard slot, which the request and route timeouts take in turn.
+  Clock::time_point stream_deadline_ = Clock::time_point::max();
   Clock::time_point activity_deadline_{};
   Clock::time_point last_io_{};  ///< the last touch(): the precise time of the last I/O
   Clock::time_point hard_deadline_{};

@@ -300,8 +300,10 @@ void Session::on_timer(const error_code& ec) {
     expired = attempt_kind_;
   else if (activity_kind_ != Timeout::none && activity_deadline_ <= now)
     expired = activity_kind_;
+  else if (stream_deadline_ <= now) [[unlikely]]
+    expired = Timeout::max_stream;
   if (expired == Timeout::none) {
-    auto next = Clock::time_point::max();
+    auto next = stream_deadline_;
     if (hard_kind_ != Timeout::none) next = std::min(next, hard_deadline_);
     if (attempt_kind_ != Timeout::none) next = std::min(next, attempt_deadline_);
     if (activity_kind_ != Timeout::none) next = std::min(next, activity_deadline_);
@@ -309,6 +311,10 @@ void Session::on_timer(const error_code& ec) {
     return;
   }
   fired_ = expired;
+  if (expired == Timeout::max_stream) {
+    stream_deadline_ = Clock::time_point::max();
+    stats::bump(*http_stats_->rq_max_duration_reached);  // answered with 408, or reset when too late
+  }
   error_code ignored;
   down_.cancel(ignored);
   if (up_) up_->sock.cancel(ignored);

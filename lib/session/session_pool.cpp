@@ -78,7 +78,7 @@ asio::awaitable<Session::PoolResult> Session::wait_for_connection(upstream::Host
   }
   upstream::PendingRequest wait(worker_.io().get_executor());
   // The watchdog fires at the same deadline; whichever runs first, fired_ tells.
-  wait.wake.expires_at(hard_kind_ != Timeout::none ? hard_deadline_ : Clock::time_point::max());
+  wait.wake.expires_at(std::min(hard_kind_ != Timeout::none ? hard_deadline_ : Clock::time_point::max(), stream_deadline_));
   host.enqueue(wait);
   auto [ec] = co_await wait.wake.async_wait(token);
   host.dequeue(wait);  // still queued when the deadline passed
@@ -86,7 +86,10 @@ asio::awaitable<Session::PoolResult> Session::wait_for_connection(upstream::Host
     up_ = std::move(wait.conn);
     co_return PoolResult::ready;
   }
-  if (fired_ == Timeout::none && !ec && hard_kind_ != Timeout::none) fired_ = hard_kind_;
+  if (fired_ == Timeout::none && !ec) {
+    if (stream_deadline_ <= Clock::now()) fired_ = Timeout::max_stream;
+    else if (hard_kind_ != Timeout::none) fired_ = hard_kind_;
+  }
   if (fired_ != Timeout::none) co_return PoolResult::gave_up;  // the caller answers the timeout
   if (wait.may_connect) co_return PoolResult::may_connect;
   // Woken empty-handed: the worker is stopping.

@@ -315,6 +315,8 @@ asio::awaitable<Session::Outcome> Session::timeout_reply() {
       co_return co_await local_reply(408, "request timeout", kNoFlags, "request_overall_timeout");
     case Timeout::request_headers:
       co_return co_await local_reply(408, "request timeout", kNoFlags, "request_header_timeout");
+    case Timeout::max_stream:
+      co_return co_await local_reply(408, "downstream duration timeout", kNoFlags, "max_duration_timeout");
     default:
       co_return Outcome::close;
   }

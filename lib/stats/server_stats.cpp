@@ -85,6 +85,7 @@ void ServerStats::add_listener(std::size_t index, const std::string& stat_prefix
   ids.cx_destroy = s.add(p + "downstream_cx_destroy", StatType::counter);
   ids.cx_max_requests_reached = s.add(p + "downstream_cx_max_requests_reached", StatType::counter);
   ids.cx_max_duration_reached = s.add(p + "downstream_cx_max_duration_reached", StatType::counter);
+  ids.rq_max_duration_reached = s.add(p + "downstream_rq_max_duration_reached", StatType::counter);
   // Envoy roots its HTTP/1 codec stats at http1., shared by every connection manager.
   ids.dropped_underscores = s.add("http1.dropped_headers_with_underscores", StatType::counter);
   ids.rejected_underscores = s.add("http1.requests_rejected_with_underscores_in_headers", StatType::counter);
@@ -149,6 +150,7 @@ void WorkerStats::resolve(const ServerStats& ids, unsigned index) {
     v.cx_destroy = at(h.cx_destroy);
     v.cx_max_requests_reached = at(h.cx_max_requests_reached);
     v.cx_max_duration_reached = at(h.cx_max_duration_reached);
+    v.rq_max_duration_reached = at(h.rq_max_duration_reached);
     v.dropped_underscores = at(h.dropped_underscores);
     v.rejected_underscores = at(h.rejected_underscores);
     http.push_back(v);

@@ -59,7 +59,8 @@ inline int code_class(int status) noexcept { return status >= 100 && status < 60
 
 struct HttpStatIds {
   std::uint32_t rq_total, rq_active, rq_xx[5], rq_time, cx_total, cx_active, cx_length_ms, cx_destroy,
-      cx_max_requests_reached, cx_max_duration_reached, dropped_underscores, rejected_underscores;
+      cx_max_requests_reached, cx_max_duration_reached, rq_max_duration_reached, dropped_underscores,
+      rejected_underscores;
 };
 struct HttpStats {
   Slot* rq_total = nullptr;
@@ -72,6 +73,7 @@ struct HttpStats {
   Slot* cx_destroy = nullptr;
   Slot* cx_max_requests_reached = nullptr;
   Slot* cx_max_duration_reached = nullptr;
+  Slot* rq_max_duration_reached = nullptr;
   Slot* dropped_underscores = nullptr;   ///< http1.dropped_headers_with_underscores (one for all listeners)
   Slot* rejected_underscores = nullptr;  ///< http1.requests_rejected_with_underscores_in_headers
 };

@@ -122,3 +122,19 @@ TEST_CASE("headers_with_underscores_action: ALLOW forwards, DROP_HEADER drops, R
     CHECK(d.request("GET", "/", {{"x-ok", "2"}}).status == 200);
   }
 }
+
+TEST_CASE("max_stream_duration: 408 for a stream that runs too long, none for the idle time between streams",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  http.max_stream_duration = 150ms;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  REQUIRE(c.request("GET", "/").status == 200);
+  std::this_thread::sleep_for(300ms);  // longer than the limit, between streams: no timeout
+  REQUIRE(c.request("GET", "/").status == 200);
+  auto slow = c.request("GET", "/slow");  // 300 ms upstream
+  CHECK(slow.status == 408);
+  CHECK(slow.body == "downstream duration timeout");
+  CHECK(counter(proxy, "http.ingress_http.downstream_rq_max_duration_reached") == 1);
+}

@@ -447,10 +447,12 @@ TEST_CASE("config routes: the HCM's x-forwarded-for and request id options", "[c
 TEST_CASE("config routes: the HCM's connection limits and underscore action", "[config][routes]") {
   auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
                             R"(, "common_http_protocol_options": {"max_requests_per_connection": 100,
-                               "max_connection_duration": "30s", "headers_with_underscores_action": "DROP_HEADER"})"));
+                               "max_connection_duration": "30s", "max_stream_duration": "2s",
+                               "headers_with_underscores_action": "DROP_HEADER"})"));
   const auto& http = b.listeners.at(0).options.http;
   CHECK(http.max_requests_per_connection == 100);
   CHECK(http.max_connection_duration == std::chrono::seconds(30));
+  CHECK(http.max_stream_duration == std::chrono::seconds(2));
   CHECK(http.headers_with_underscores_action == ferry::HttpOptions::HeadersWithUnderscores::drop_header);
   auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
                                  R"(, "common_http_protocol_options": {"headers_with_underscores_action": "DENY"})"));
