@@ -420,7 +420,8 @@ TEST_CASE("config routes: the HCM's via", "[config][routes]") {
 }
 
 TEST_CASE("config routes: the HCM's x-forwarded-for and request id options", "[config][routes]") {
-  const auto& dflt = loaded(bootstrap()).listeners.at(0).options.http;
+  auto plain = loaded(bootstrap());
+  const auto& dflt = plain.listeners.at(0).options.http;
   CHECK_FALSE(dflt.use_remote_address);  // Envoy's default, unlike the code API's
   CHECK_FALSE(dflt.skip_xff_append);
   CHECK(dflt.xff_num_trusted_hops == 0);
