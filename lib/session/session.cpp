@@ -342,11 +342,6 @@ void Session::prepare_upstream_headers(const codec::HeadInfo& info) {
     if (!http_.skip_xff_append) append_forwarded_for(xff);
     // The prior hop is trusted with x-forwarded-proto (and -port) only when it is a trusted proxy.
     if (hops == 0 || !xfp) set_forwarded_proto(xfp);
-    if (http_.append_x_forwarded_port && (hops == 0 || !req.has("x-forwarded-port"))) [[unlikely]] {
-      char port[8];
-      auto [end, ignored] = std::to_chars(port, port + sizeof port, listener_.endpoint.port());
-      req.set("x-forwarded-port", std::string_view(port, std::size_t(end - port)));
-    }
   } else {
     auto from = xff ? detail::last_xff_address(entries[xff - 1].value, hops) : detail::XffAddress{};
     known = !from.ip.empty();
@@ -363,6 +358,13 @@ void Session::prepare_upstream_headers(const codec::HeadInfo& info) {
     request_id_ = {id, 36};
     if (rid) entries[rid - 1].value = request_id_;
     else req.append_view("x-request-id", request_id_);
+  }
+  // From here on fields may be removed (HeaderMap::set drops repeats): no noted place is used.
+  if (http_.append_x_forwarded_port && http_.use_remote_address &&
+      (hops == 0 || !req.has("x-forwarded-port"))) [[unlikely]] {
+    char port[8];
+    auto [end, ignored] = std::to_chars(port, port + sizeof port, listener_.endpoint.port());
+    req.set("x-forwarded-port", std::string_view(port, std::size_t(end - port)));
   }
   // Client x-envoy-* fields are gone already (the decoder drops them) unless internal
   // ranges are set: then they waited for the request's standing.

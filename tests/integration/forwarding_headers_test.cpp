@@ -267,6 +267,13 @@ TEST_CASE("x-forwarded-port: the listener's port with append_x_forwarded_port, a
     REQUIRE(c.request("GET", "/", {{"x-forwarded-port", "1234"}}).status == 200);
     CHECK(up.last().header("x-forwarded-port") == std::to_string(proxy.port()));
     CHECK(up.last().count("x-forwarded-port") == 1);
+    // Repeated x-forwarded-port fields go before the new x-request-id takes its field's place.
+    REQUIRE(c.request("GET", "/", {{"x-forwarded-port", "1"}, {"x-forwarded-port", "2"}, {"x-request-id", "c"},
+                                   {"x-after", "kept"}})
+                .status == 200);
+    CHECK(up.last().header("x-after") == "kept");
+    CHECK(is_uuid4(up.last().header("x-request-id")));
+    CHECK(up.last().count("x-forwarded-port") == 1);
   }
   SECTION("a trusted hop's is kept") {
     http.xff_num_trusted_hops = 1;
