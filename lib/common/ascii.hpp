@@ -11,6 +11,13 @@ namespace ferry::detail {
 
 inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
 
+/// `s` without the optional whitespace (SP, HTAB) HTTP allows around list items and values.
+inline std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 /// Lower-cases the ASCII letters among eight bytes at once (bytes >= 0x80 stay as they are).
 inline std::uint64_t lower8(std::uint64_t x) noexcept {
   constexpr std::uint64_t k7f = 0x7F7F7F7F7F7F7F7Full, k80 = 0x8080808080808080ull;

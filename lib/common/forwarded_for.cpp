@@ -3,19 +3,10 @@
 
 #include <array>
 
+#include "common/ascii.hpp"
 #include "common/cidr.hpp"
 
 namespace ferry::detail {
-
-namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 XffAddress last_xff_address(std::string_view xff, std::uint32_t skip) noexcept {
   for (std::uint32_t i = 0; i < skip; ++i) {
@@ -27,7 +18,7 @@ XffAddress last_xff_address(std::string_view xff, std::uint32_t skip) noexcept {
   // Like Envoy: a value ending in a comma keeps the whole remainder (which then fails to
   // parse as an address).
   if (comma != std::string_view::npos && comma + 1 < xff.size()) xff = xff.substr(comma + 1);
-  auto ip = trim(xff);
+  auto ip = trim_ows(xff);
   std::array<std::uint8_t, 16> bytes;
   bool v6 = false;
   if (ip.empty() || ip.front() == '[' || !parse_ip(ip, bytes, v6)) return {};

@@ -13,11 +13,7 @@ namespace ferry::router {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using detail::trim_ows;
 
 std::string_view hex64(std::uint64_t v, detail::Arena& arena) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -34,11 +30,11 @@ std::optional<std::string_view> find_cookie(const RequestHeaders& req, std::stri
     std::string_view rest = e.value;
     while (!rest.empty()) {
       auto semi = rest.find(';');
-      auto pair = trim(rest.substr(0, semi));
+      auto pair = trim_ows(rest.substr(0, semi));
       rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
       auto eq = pair.find('=');
-      if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
-      auto value = trim(pair.substr(eq + 1));
+      if (eq == std::string_view::npos || trim_ows(pair.substr(0, eq)) != name) continue;
+      auto value = trim_ows(pair.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
       return value;
     }

@@ -11,6 +11,7 @@
 #include <ferry/headers.hpp>
 #include <ferry/router.hpp>
 
+#include "common/ascii.hpp"
 #include "common/random.hpp"
 
 namespace ferry::filters::detail {
@@ -53,10 +54,6 @@ inline std::string_view ip_of(std::string_view address) noexcept {
   return address;  // a bare IPv6 address or no port
 }
 
-inline std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using ferry::detail::trim_ows;
 
 }  // namespace ferry::filters::detail

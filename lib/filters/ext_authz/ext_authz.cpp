@@ -158,7 +158,7 @@ class ExtAuthzFilter final : public Filter {
       std::string_view list = value;
       while (!list.empty()) {
         auto comma = list.find(',');
-        auto item = detail::trim(list.substr(0, comma));
+        auto item = detail::trim_ows(list.substr(0, comma));
         if (!item.empty() && !iequals(item, "host")) req.remove(ferry::detail::to_lower(item));
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
       }
