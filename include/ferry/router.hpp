@@ -221,6 +221,16 @@ struct RouteAction {
   std::vector<MirrorPolicy> request_mirror_policies{};
   Duration timeout{std::chrono::seconds(15)};  ///< whole upstream response; 0 disables
   Duration idle_timeout{-1};                   ///< stream idle override; negative = inherit
+  /// Envoy's RouteAction.max_stream_duration. Set, it replaces the connection manager's
+  /// max_stream_duration for streams on this route (measured from the stream's start; 408
+  /// "downstream duration timeout"); negative durations are unset.
+  struct MaxStreamDuration {
+    Duration max_stream_duration{-1};  ///< 0 turns the limit off for the route; unset inherits
+    /// With a grpc-timeout request header: use it as the limit, capped by this (0: no cap).
+    Duration grpc_timeout_header_max{-1};
+    Duration grpc_timeout_header_offset{-1};  ///< taken off the grpc-timeout limit
+  };
+  std::optional<MaxStreamDuration> max_stream_duration{};
   /// Replaces the matched prefix (or the whole path for path/regex matches); at most one of
   /// prefix_rewrite / regex_rewrite. The original path goes upstream in x-envoy-original-path.
   std::string prefix_rewrite{};
@@ -339,6 +349,8 @@ class RouteBuilder {
   RouteBuilder& weighted(std::vector<WeightedCluster> clusters);
   RouteBuilder& timeout(Duration d);
   RouteBuilder& idle_timeout(Duration d);
+  /// Envoy's RouteAction.max_stream_duration (see RouteAction::MaxStreamDuration).
+  RouteBuilder& max_stream_duration(RouteAction::MaxStreamDuration d);
   RouteBuilder& retries(RetryPolicy policy);
   /// Envoy's RouteAction.priority: which circuit breaker thresholds the requests count against.
   RouteBuilder& priority(RoutingPriority p);

@@ -840,6 +840,14 @@ std::size_t Decoder<isRequest>::decode_chunked(const char* data, std::size_t siz
       case Chunk::trailer_name:
         if (++trailer_bytes_ > max_header_bytes_) return fail(http::error::header_limit);
         if (is_tchar(c)) {
+          // REJECT_REQUEST covers trailer names too, as in Envoy's codec. DROP_HEADER cannot
+          // drop one: trailers are forwarded as received (docs/ROADMAP.md).
+          if constexpr (isRequest) {
+            if (c == '_' && underscores_ == 1) [[unlikely]] {
+              rejected_underscore_ = true;
+              return fail(http::error::bad_field);
+            }
+          }
           if (trailer_name_len_ < sizeof trailer_name_) trailer_name_[trailer_name_len_++] = lower(c);
           else trailer_name_len_ = sizeof trailer_name_;
           break;

@@ -85,14 +85,16 @@ constexpr EnumValue kAppendActions[] = {{"APPEND_IF_EXISTS_OR_ADD", 0, true},
 constexpr std::string_view kActionFields[] = {
     "cluster", "weighted_clusters", "timeout", "idle_timeout", "prefix_rewrite", "regex_rewrite",
     "host_rewrite_literal", "auto_host_rewrite", "host_rewrite_header", "retry_policy",
-    "cluster_header", "hash_policy", "request_mirror_policies", "priority"};
+    "cluster_header", "hash_policy", "request_mirror_policies", "priority", "max_stream_duration"};
 constexpr std::string_view kActionNotYet[] = {
     "cluster_specifier_plugin", "inline_cluster_specifier_plugin",
     "cluster_not_found_response_code", "metadata_match", "path_rewrite_policy",
     "host_rewrite_path_regex", "append_x_forwarded_host", "retry_policy_typed_config", "rate_limits",
     "include_vh_rate_limits", "cors", "max_grpc_timeout", "grpc_timeout_offset",
     "upgrade_configs", "internal_redirect_policy", "internal_redirect_action",
-    "max_internal_redirects", "hedge_policy", "max_stream_duration", "early_data_policy"};
+    "max_internal_redirects", "hedge_policy", "early_data_policy"};
+constexpr std::string_view kMaxStreamDurationFields[] = {"max_stream_duration", "grpc_timeout_header_max",
+                                                         "grpc_timeout_header_offset"};
 constexpr std::string_view kRegexRewriteFields[] = {"pattern", "substitution"};
 
 constexpr std::string_view kRetryFields[] = {
@@ -515,6 +517,16 @@ void parse_mirror(Context& ctx, const Field& f, std::vector<MirrorPolicy>& out) 
   out.push_back(std::move(m));
 }
 
+std::optional<RouteAction::MaxStreamDuration> parse_max_stream_duration(Context& ctx, const Field& f) {
+  if (!f) return std::nullopt;
+  Object o(ctx, f, {kMaxStreamDurationFields});
+  RouteAction::MaxStreamDuration d;
+  set_if(read_duration(ctx, o.get("max_stream_duration")), d.max_stream_duration);
+  set_if(read_duration(ctx, o.get("grpc_timeout_header_max")), d.grpc_timeout_header_max);
+  set_if(read_duration(ctx, o.get("grpc_timeout_header_offset")), d.grpc_timeout_header_offset);
+  return d;
+}
+
 RouteAction parse_action(Context& ctx, const Field& f) {
   RouteAction action;
   Object o(ctx, f, {kActionFields, kActionNotYet});
@@ -532,6 +544,7 @@ RouteAction parse_action(Context& ctx, const Field& f) {
   set_if(read_string(ctx, o.get("host_rewrite_header")), action.host_rewrite_header);
   set_if(read_bool(ctx, o.get("auto_host_rewrite")), action.auto_host_rewrite);
   action.retry_policy = parse_retry_policy(ctx, o.get("retry_policy"));
+  action.max_stream_duration = parse_max_stream_duration(ctx, o.get("max_stream_duration"));
   static constexpr EnumValue kPriorities[] = {{"DEFAULT", 0, true}, {"HIGH", 1, true}};
   if (auto p = read_enum(ctx, o.get("priority"), kPriorities))
     action.priority = *p == "HIGH" ? RoutingPriority::high : RoutingPriority::default_priority;

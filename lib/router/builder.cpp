@@ -142,6 +142,11 @@ RouteBuilder& RouteBuilder::idle_timeout(Duration d) {
   return *this;
 }
 
+RouteBuilder& RouteBuilder::max_stream_duration(RouteAction::MaxStreamDuration d) {
+  options().action.max_stream_duration = d;
+  return *this;
+}
+
 RouteBuilder& RouteBuilder::retries(RetryPolicy policy) {
   options().action.retry_policy = std::move(policy);
   return *this;

@@ -97,6 +97,7 @@ struct CompiledRoute {
   FilterConfigMap filter_configs;
   Duration timeout{0};
   Duration idle_timeout{-1};
+  std::optional<RouteAction::MaxStreamDuration> max_stream_duration;  ///< set: replaces the HCM's
   RoutingPriority priority = RoutingPriority::default_priority;  ///< circuit breaker level
   PathRewrite rewrite;
   std::string host_rewrite_literal;

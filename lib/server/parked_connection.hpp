@@ -33,6 +33,7 @@ struct ParkedConnection {
   Clock::time_point cx_start;       ///< when the connection was accepted (cx_length_ms)
   Clock::time_point idle_deadline;  ///< the listener's idle_timeout ends; max() if none
   bool closing = false;             ///< closed by the worker; the wait ends with an error
+  bool idle_expired = false;        ///< closed because idle_deadline passed
   std::uint32_t requests = 0;       ///< requests served so far (max_requests_per_connection)
   ParkedConnection* prev = nullptr;  ///< worker's intrusive list
   ParkedConnection* next = nullptr;

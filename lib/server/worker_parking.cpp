@@ -45,7 +45,7 @@ void Worker::on_parked_ready(ParkedConnection& p, const boost::system::error_cod
   if (ec || p.closing || draining_) {
     boost::system::error_code ignored;
     p.sock.close(ignored);
-    session::Session::count_closed_connection(*this, *p.listener, p.cx_start);
+    session::Session::count_closed_connection(*this, *p.listener, p.cx_start, p.idle_expired);
     delete &p;
     if (draining_) finish_if_drained();
     return;
@@ -64,7 +64,10 @@ void Worker::close_parked(ParkedConnection& p) noexcept {
 
 void Worker::close_idle_parked(std::chrono::steady_clock::time_point now) noexcept {
   for (auto* p = parked_; p; p = p->next)
-    if (p->idle_deadline <= now) close_parked(*p);
+    if (p->idle_deadline <= now) {
+      p->idle_expired = true;
+      close_parked(*p);
+    }
 }
 
 }  // namespace ferry::server

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/forwarded_for.hpp"
+#include "router/stream_duration.hpp"
 #include "tls/server_tls.hpp"
 
 namespace ferry::session {
@@ -61,6 +62,7 @@ Session::Session(server::Worker& worker, const server::ListenerRuntime& listener
   requests_served_ = resumed ? resumed->requests : 0;
   auto ep = peer ? *peer : down_.remote_endpoint(ec);
   format_peer(ep, peer_buf_, sizeof peer_buf_, peer_, peer_ip_);
+  peer_loopback_ = ep.address().is_loopback();
   access_logs_ = listener_.access_logs.get();
   if (listener.tls) {
     tls_ = listener.tls->accept(down_.native_handle());
@@ -106,10 +108,16 @@ std::string_view Session::downstream_local_address() const {
     // Asked by a filter now and then: computed once per connection, not per accept.
     error_code ec;
     auto ep = down_.local_endpoint(ec);
-    std::string_view ip;
-    if (!ec) format_peer(ep, x.local_buf, sizeof x.local_buf, x.local, ip);
+    if (!ec) format_peer(ep, x.local_buf, sizeof x.local_buf, x.local, x.local_ip);
   }
   return x.local;
+}
+
+std::string_view Session::forwarded_for_self() const {
+  if (!peer_loopback_) [[likely]]
+    return peer_ip_;
+  downstream_local_address();
+  return extras().local_ip.empty() ? peer_ip_ : extras().local_ip;
 }
 
 asio::awaitable<void> Session::run() {
@@ -279,6 +287,8 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   if (!decision.forward())
     co_return co_await local_reply(decision.status, decision.body, decision.flags, decision.details);
   if (access_logs_) [[unlikely]] route_name_ = b.arena.copy(decision.route->name);
+  if (decision.route->max_stream_duration) [[unlikely]]
+    apply_route_stream_duration(*decision.route->max_stream_duration);
   co_return co_await forward(dec, *decision.route);
 }
 
@@ -431,6 +441,30 @@ void Session::use_forwarded_client(std::string_view ip) {
   remote_ = std::string_view(text, n);
 }
 
+void Session::apply_route_stream_duration(const RouteAction::MaxStreamDuration& d) {
+  auto& req = bufs_->req;
+  std::optional<Duration> grpc;
+  if (d.grpc_timeout_header_max.count() >= 0 && req.has("grpc-timeout"))
+    grpc = router::parse_grpc_timeout(req.get("grpc-timeout"));
+  const auto limit = router::stream_duration_limit(d, http_.max_stream_duration, grpc);
+  // Envoy's isGrpcRequestHeaders: application/grpc, alone or with a "+" or ";" suffix.
+  std::string_view type = req.get("content-type");
+  const bool grpc_request = type.size() >= 16 && iequals(type.substr(0, 16), "application/grpc") &&
+                            (type.size() == 16 || type[16] == '+' || type[16] == ';');
+  if (limit.disabled) {
+    if (grpc_request && stream_deadline_ != Clock::time_point::max()) req.remove("grpc-timeout");
+    stream_deadline_ = Clock::time_point::max();
+    return;
+  }
+  if (grpc_request) {
+    char text[12];
+    req.set("grpc-timeout", {text, router::format_grpc_timeout(limit.limit, text)});
+  }
+  // An expired limit fires at once: 408, as Envoy's zero-length timer gives.
+  stream_deadline_ = rq_start_ + limit.limit;
+  ensure_timer(stream_deadline_);
+}
+
 void Session::join_repeated_fields(std::size_t& xff, std::size_t& xfp, std::size_t& rid) {
   // Envoy's header map holds each of these once: a field that comes again is joined to the
   // first with ",". Then the places are noted again.
@@ -463,17 +497,18 @@ void Session::join_repeated_fields(std::size_t& xff, std::size_t& xfp, std::size
 }
 
 void Session::append_forwarded_for(std::size_t xff) {
+  const std::string_view self = forwarded_for_self();
   if (!xff) {
-    bufs_->req.append_view("x-forwarded-for", peer_ip_);
+    bufs_->req.append_view("x-forwarded-for", self);
     return;
   }
   // Envoy appends with "," (no space); the joined value goes in the stream's arena.
   auto& value = bufs_->req.entries()[xff - 1].value;
-  std::size_t n = value.size() + 1 + peer_ip_.size();
+  std::size_t n = value.size() + 1 + self.size();
   char* joined = bufs_->arena.allocate(n);
   std::memcpy(joined, value.data(), value.size());
   joined[value.size()] = ',';
-  std::memcpy(joined + value.size() + 1, peer_ip_.data(), peer_ip_.size());
+  std::memcpy(joined + value.size() + 1, self.data(), self.size());
   value = std::string_view(joined, n);
 }
 

@@ -77,9 +77,10 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// gives its buffers back and waits for readiness.
   void on_sweep();
   /// A connection's close in its listener's stats (a Session's end, or a parked connection
-  /// closed without waking up: drain, idle timeout, client gone).
+  /// closed without waking up: drain, idle timeout, client gone). `idle_expired`: closed by
+  /// its idle deadline, which may be what max_connection_duration left.
   static void count_closed_connection(server::Worker& worker, const server::ListenerRuntime& listener,
-                                      Clock::time_point cx_start) noexcept;
+                                      Clock::time_point cx_start, bool idle_expired = false) noexcept;
 
   // StreamContext
   void send_local_reply(int status, std::string_view body) override;
@@ -123,9 +124,15 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   asio::awaitable<Outcome> serve_stream();
   asio::awaitable<bool> read_request_head(codec::RequestDecoder& dec);
   void prepare_upstream_headers(const codec::HeadInfo& info);
+  /// A route's max_stream_duration replaces the connection manager's (Envoy's
+  /// refreshDurationTimeout), from the stream's start.
+  void apply_route_stream_duration(const RouteAction::MaxStreamDuration& d);
   void use_forwarded_client(std::string_view ip);
   void join_repeated_fields(std::size_t& xff, std::size_t& xfp, std::size_t& rid);
   void append_forwarded_for(std::size_t xff);
+  /// The address x-forwarded-for gets for this hop: the peer, or for a loopback peer the
+  /// address it connected to (Envoy appends its own address then).
+  std::string_view forwarded_for_self() const;
   void set_forwarded_proto(std::size_t xfp);
   void remove_envoy_headers();
   void set_request_id_in_response();
@@ -357,7 +364,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
     std::vector<std::array<std::string, 3>> metadata;
     std::unique_ptr<PeerCertificate> peer_cert;  ///< computed on first use per connection
     char local_buf[64];
-    std::string_view local;  ///< "ip:port", computed on first use
+    std::string_view local;     ///< "ip:port", computed on first use
+    std::string_view local_ip;  ///< its "ip"
   };
   FilterExtras& extras() const;
   mutable std::unique_ptr<FilterExtras> extras_;
@@ -385,6 +393,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   char peer_buf_[64];
   std::string_view peer_;     ///< "ip:port"
   std::string_view peer_ip_;  ///< "ip"
+  bool peer_loopback_ = false;
   /// The client as Envoy trusts it, per request: the peer, or an x-forwarded-for entry
   /// ("ip:0" then, as Envoy shows it).
   std::string_view remote_;

@@ -32,9 +32,12 @@ void Session::count_connection_close() noexcept {
 }
 
 void Session::count_closed_connection(server::Worker& worker, const server::ListenerRuntime& listener,
-                                      Clock::time_point cx_start) noexcept {
+                                      Clock::time_point cx_start, bool idle_expired) noexcept {
   auto& ws = worker.stats();
   auto& http = ws.http[listener.index];
+  const auto limit = listener.options.http.max_connection_duration;
+  if (idle_expired && limit.count() > 0 && Clock::now() - cx_start >= limit) [[unlikely]]
+    bump(*http.cx_max_duration_reached);
   drop(*http.cx_active);
   drop(*ws.listeners[listener.index].cx_active);
   bump(*http.cx_destroy);

@@ -287,6 +287,7 @@ asio::awaitable<Session::Outcome> Session::send_failed(SendResult result, codec:
   if (result == SendResult::bad_request) {
     if (local_status_ != 0) co_return co_await local_reply(local_status_, local_body_, kNoFlags, "filter_local_reply");
     error_code ec = boost::beast::http::error::bad_chunk;
+    if (dec.rejected_underscore()) stats::bump(*http_stats_->rejected_underscores);
     co_return co_await reject(dec.error_for(ec));
   }
   if (result == SendResult::downstream_failed) {

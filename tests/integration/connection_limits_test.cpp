@@ -138,3 +138,90 @@ TEST_CASE("max_stream_duration: 408 for a stream that runs too long, none for th
   CHECK(slow.body == "downstream duration timeout");
   CHECK(counter(proxy, "http.ingress_http.downstream_rq_max_duration_reached") == 1);
 }
+
+TEST_CASE("max_connection_duration: a parked connection closed by it is counted",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  http.max_connection_duration = 3000ms;  // after the two idle sweeps that park the socket
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  REQUIRE(c.request("GET", "/").status == 200);
+  CHECK(c.closed_by_peer(5000ms));
+  CHECK(counter(proxy, "http.ingress_http.downstream_cx_max_duration_reached") == 1);
+}
+
+TEST_CASE("headers_with_underscores_action: REJECT_REQUEST covers request trailers",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  http.headers_with_underscores_action = HttpOptions::HeadersWithUnderscores::reject_request;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+  TestClient c(proxy.port());
+  c.send("POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n"
+         "3\r\nabc\r\n0\r\nx_trailer: 1\r\n\r\n");
+  auto r = c.read_response();
+  CHECK(r.status == 400);
+  CHECK(up.requests() == 0);  // the head went upstream, but no request was completed there
+  CHECK(counter(proxy, "http1.requests_rejected_with_underscores_in_headers") == 1);
+  // Without the underscore the same request goes through.
+  TestClient d(proxy.port());
+  d.send("POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n"
+         "3\r\nabc\r\n0\r\nx-trailer: 1\r\n\r\n");
+  CHECK(d.read_response().status == 200);
+}
+
+TEST_CASE("route max_stream_duration: replaces the manager's, 0 turns it off, grpc-timeout read and set",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  HttpOptions http;
+  using D = RouteAction::MaxStreamDuration;
+  SECTION("a shorter route limit") {
+    http.max_stream_duration = 10000ms;
+    Router r;
+    r.virtual_host("*").route(match::prefix("/")).to("backend").max_stream_duration(D{100ms});
+    Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r), http);
+    TestClient c(proxy.port());
+    REQUIRE(c.request("GET", "/").status == 200);
+    auto slow = c.request("GET", "/slow");
+    CHECK(slow.status == 408);
+    CHECK(slow.body == "downstream duration timeout");
+    CHECK(counter(proxy, "http.ingress_http.downstream_rq_max_duration_reached") == 1);
+  }
+  SECTION("0 on the route turns the manager's limit off") {
+    http.max_stream_duration = 100ms;
+    Router r;
+    auto vh = r.virtual_host("*");
+    vh.route(match::prefix("/slow")).to("backend").max_stream_duration(D{0ms});
+    vh.route(match::prefix("/")).to("backend");
+    Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r), http);
+    TestClient c(proxy.port());
+    CHECK(c.request("GET", "/slow").status == 200);
+    CHECK(c.request("GET", "/slow-too").status == 200);  // the route's 0 applies to all it matches
+    CHECK(counter(proxy, "http.ingress_http.downstream_rq_max_duration_reached") == 0);
+  }
+  SECTION("grpc-timeout capped by grpc_timeout_header_max, less the offset, told upstream") {
+    Router r;
+    r.virtual_host("*").route(match::prefix("/")).to("backend").max_stream_duration(D{-1ms, 5000ms, 100ms});
+    Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r), http);
+    TestClient c(proxy.port());
+    std::vector<std::pair<std::string, std::string>> grpc{{"content-type", "application/grpc"},
+                                                          {"grpc-timeout", "2S"}};
+    REQUIRE(c.request("POST", "/", grpc).status == 200);
+    CHECK(up.last().header("grpc-timeout") == "1900m");  // 2 s less the 100 ms offset
+    grpc[1].second = "1H";                                 // capped at 5 s
+    REQUIRE(c.request("POST", "/", grpc).status == 200);
+    CHECK(up.last().header("grpc-timeout") == "4900m");
+    grpc[1].second = "250m";  // 150 ms left: the 300 ms upstream is too slow
+    auto slow = c.request("POST", "/slow", grpc);
+    CHECK(slow.status == 408);
+    // Not gRPC: the header still sets the limit (Envoy reads it from any request) but is
+    // left as it came; without one, the route sets no limit of its own.
+    TestClient d(proxy.port());
+    REQUIRE(d.request("POST", "/", {{"grpc-timeout", "2S"}}).status == 200);
+    CHECK(up.last().header("grpc-timeout") == "2S");
+    CHECK(d.request("POST", "/slow", {{"grpc-timeout", "250m"}}).status == 408);
+    TestClient e(proxy.port());
+    CHECK(e.request("POST", "/slow").status == 200);
+  }
+}

@@ -106,6 +106,18 @@ TEST_CASE("x-forwarded-for: fields joined with commas and the peer appended unle
   }
 }
 
+TEST_CASE("x-forwarded-for: a loopback peer is appended as the address it connected to",
+          "[integration][forwarding]") {
+  FakeUpstream up(echo_target);
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), HttpOptions{});
+  TestClient c(proxy.port(), "127.0.0.1", "127.0.0.2");  // the proxy listens on 127.0.0.1
+  REQUIRE(c.request("GET", "/").status == 200);
+  CHECK(up.last().header("x-forwarded-for") == "127.0.0.1");
+  CHECK(up.last().header("x-envoy-external-address") == "127.0.0.2");  // the client is still the peer
+  REQUIRE(c.request("GET", "/", {{"x-forwarded-for", "192.0.2.1"}}).status == 200);
+  CHECK(up.last().header("x-forwarded-for") == "192.0.2.1,127.0.0.1");
+}
+
 TEST_CASE("remote address: the peer, or the x-forwarded-for entry the trusted hops point at",
           "[integration][forwarding]") {
   FakeUpstream up(echo_target);

@@ -226,8 +226,14 @@ struct TestClient::Impl {
   beast::flat_buffer buf;
 };
 
-TestClient::TestClient(std::uint16_t port, const char* host) : impl_(std::make_unique<Impl>()) {
-  impl_->sock.connect({asio::ip::make_address(host), port});
+TestClient::TestClient(std::uint16_t port, const char* host, const char* source)
+    : impl_(std::make_unique<Impl>()) {
+  const asio::ip::tcp::endpoint to{asio::ip::make_address(host), port};
+  if (source) {
+    impl_->sock.open(to.protocol());
+    impl_->sock.bind({asio::ip::make_address(source), 0});
+  }
+  impl_->sock.connect(to);
   set_timeout(std::chrono::milliseconds(10000));
 }
 

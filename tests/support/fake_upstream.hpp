@@ -77,7 +77,8 @@ struct ClientResponse {
 /// A blocking HTTP/1.1 client over one connection, for driving the proxy.
 class TestClient {
  public:
-  explicit TestClient(std::uint16_t port, const char* host = "127.0.0.1");
+  /// `source`: the local address to connect from (any when null).
+  explicit TestClient(std::uint16_t port, const char* host = "127.0.0.1", const char* source = nullptr);
   ~TestClient();
   /// Sends raw bytes.
   void send(const std::string& bytes);

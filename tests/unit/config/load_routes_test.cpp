@@ -471,3 +471,24 @@ TEST_CASE("config routes: scheme_header_transformation", "[config][routes]") {
   CHECK(problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
                               R"(, "scheme_header_transformation": {"match_upstream": true})")).empty());
 }
+
+TEST_CASE("config routes: max_stream_duration loads and its problems have paths", "[config][routes]") {
+  auto b = loaded(bootstrap(R"([
+      {"match": {"prefix": "/g"}, "route": {"cluster": "a", "max_stream_duration":
+        {"max_stream_duration": "2s", "grpc_timeout_header_max": "0s", "grpc_timeout_header_offset": "0.1s"}}},
+      {"match": {"prefix": "/"}, "route": {"cluster": "a", "max_stream_duration": {}}}])"));
+  const auto& d = route0(b, 0).action.max_stream_duration;
+  REQUIRE(d.has_value());
+  CHECK(d->max_stream_duration == 2000ms);
+  CHECK(d->grpc_timeout_header_max == 0ms);
+  CHECK(d->grpc_timeout_header_offset == 100ms);
+  REQUIRE(route0(b, 1).action.max_stream_duration.has_value());  // set but empty: inherits
+  CHECK(route0(b, 1).action.max_stream_duration->max_stream_duration < 0ms);
+  CHECK_FALSE(route0(b, 1).action.max_stream_duration->grpc_timeout_header_max >= 0ms);
+
+  auto p = problems_of(bootstrap(R"([{"match": {"prefix": "/"}, "route": {"cluster": "a",
+      "max_stream_duration": {"max_stream_duration": 3, "grpc_timeout_header_maximum": "1s"}}}])"));
+  REQUIRE_PROBLEM(p, kRoutes + "[0].route.max_stream_duration.max_stream_duration: invalid duration 3: "
+                     "durations are written in seconds with an \"s\" suffix, e.g. \"3s\"");
+  REQUIRE_PROBLEM(p, kRoutes + "[0].route.max_stream_duration: unknown field \"grpc_timeout_header_maximum\"");
+}
