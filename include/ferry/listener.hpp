@@ -62,6 +62,11 @@ struct HttpOptions {
   /// (http1.requests_rejected_with_underscores_in_headers, http1.dropped_headers_with_underscores).
   enum class HeadersWithUnderscores : std::uint8_t { allow, reject_request, drop_header };
   HeadersWithUnderscores headers_with_underscores_action = HeadersWithUnderscores::allow;
+  /// Envoy's upgrade_configs: upgrades (WebSocket...) allowed on every route unless a route
+  /// says otherwise (RouteAction::upgrade_configs). An upgrade request that is not allowed
+  /// is answered 403 (downstream_rq_ws_on_non_ws_route); an allowed one that the upstream
+  /// answers 101 becomes a byte tunnel until either side closes.
+  std::vector<UpgradeConfig> upgrade_configs{};
   /// Envoy's internal_address_config.cidr_ranges ("10.0.0.0/8", "::1/128"): clients whose
   /// address is in one of them are internal. Their x-envoy-* request headers are kept, and
   /// x-envoy-retry-on, x-envoy-max-retries and x-envoy-upstream-rq-timeout-ms are honoured

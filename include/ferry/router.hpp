@@ -231,6 +231,9 @@ struct RouteAction {
     Duration grpc_timeout_header_offset{-1};  ///< taken off the grpc-timeout limit
   };
   std::optional<MaxStreamDuration> max_stream_duration{};
+  /// Envoy's RouteAction.upgrade_configs: per upgrade type, allowed or refused on this route
+  /// whatever the connection manager says (types not listed follow it).
+  std::vector<UpgradeConfig> upgrade_configs{};
   /// Replaces the matched prefix (or the whole path for path/regex matches); at most one of
   /// prefix_rewrite / regex_rewrite. The original path goes upstream in x-envoy-original-path.
   std::string prefix_rewrite{};
@@ -354,6 +357,8 @@ class RouteBuilder {
   RouteBuilder& retries(RetryPolicy policy);
   /// Envoy's RouteAction.priority: which circuit breaker thresholds the requests count against.
   RouteBuilder& priority(RoutingPriority p);
+  /// Allows (or with `enabled` false refuses) the upgrade `type` on this route.
+  RouteBuilder& upgrade(std::string type, bool enabled = true);
   RouteBuilder& name(std::string n);
   /// Adds a header matcher (all matchers and the path match must hold).
   RouteBuilder& header(HeaderMatcher m);

@@ -37,6 +37,13 @@ class ConfigError : public std::runtime_error {
 /// breakers of this priority.
 enum class RoutingPriority : std::uint8_t { default_priority = 0, high = 1 };
 
+/// Envoy's UpgradeConfig: an HTTP/1.1 upgrade (e.g. "websocket", compared without case) that
+/// the connection manager or a route allows (`enabled`) or, on a route, refuses.
+struct UpgradeConfig {
+  std::string upgrade_type{};
+  bool enabled = true;
+};
+
 /// Severity of ferry's own diagnostic log lines.
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
 

@@ -491,6 +491,7 @@ template <bool isRequest>
     case Kind::hop:
       return;
     case Kind::upgrade:
+      if (!info_.upgrade) info_.upgrade_value = value;
       info_.upgrade = true;
       return;
     case Kind::transfer_encoding:
@@ -563,7 +564,9 @@ void Decoder<isRequest>::note_connection(std::string_view value, Err& ec) {
       info_.connection_close = close_ = true;
     } else if (token.size() == 10 && name_is(token.data(), "keep-alive")) {
       info_.connection_keep_alive = keep_alive_ = true;
-    } else if (!(token.size() == 7 && name_is(token.data(), "upgrade"))) {
+    } else if (token.size() == 7 && name_is(token.data(), "upgrade")) {
+      info_.connection_upgrade = true;
+    } else {
       names_others = true;
     }
   });
@@ -896,6 +899,7 @@ void Decoder<isRequest>::rebase(const char* old_base, const char* new_base, std:
     e.name = shift(e.name, old_base, new_base, len);
     e.value = shift(e.value, old_base, new_base, len);
   }
+  info_.upgrade_value = shift(info_.upgrade_value, old_base, new_base, len);
   if constexpr (isRequest) {
     headers_.set_request_line(shift(headers_.method(), old_base, new_base, len),
                               shift(headers_.path(), old_base, new_base, len), headers_.version());

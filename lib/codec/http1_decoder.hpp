@@ -48,7 +48,9 @@ struct HeadInfo {
   bool chunked = false;
   bool has_content_length = false;
   bool has_transfer_encoding = false;
-  bool upgrade = false;
+  bool upgrade = false;             ///< an Upgrade field came (it is not forwarded)
+  bool connection_upgrade = false;  ///< Connection lists "upgrade"
+  std::string_view upgrade_value;   ///< the first Upgrade field's value
   std::uint64_t content_length = 0;
   int host_count = 0;
   /// Responses: the first `server` and x-envoy-upstream-service-time fields' positions in

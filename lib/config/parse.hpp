@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ void parse_dns_options(Context& ctx, const Object& cluster_object, ClusterOption
 ParsedListener parse_listener(Context& ctx, const Field& f);
 /// An inline RouteConfiguration.
 RouteConfig parse_route_config(Context& ctx, const Field& f);
+/// A list of UpgradeConfig messages (the HCM's or a route's); `not_yet` are the fields of
+/// that message ferry does not implement.
+std::vector<UpgradeConfig> parse_upgrade_configs(Context& ctx, const Field& f,
+                                                 std::span<const std::string_view> not_yet);
 /// An envoy.config.core.v3.Address holding a socket_address.
 SocketAddress parse_address(Context& ctx, const Field& f);
 /// type.matcher.v3.StringMatcher, config.route.v3.HeaderMatcher and core.v3.HeaderValueOption,

@@ -85,13 +85,14 @@ constexpr EnumValue kAppendActions[] = {{"APPEND_IF_EXISTS_OR_ADD", 0, true},
 constexpr std::string_view kActionFields[] = {
     "cluster", "weighted_clusters", "timeout", "idle_timeout", "prefix_rewrite", "regex_rewrite",
     "host_rewrite_literal", "auto_host_rewrite", "host_rewrite_header", "retry_policy",
-    "cluster_header", "hash_policy", "request_mirror_policies", "priority", "max_stream_duration"};
+    "cluster_header", "hash_policy", "request_mirror_policies", "priority", "max_stream_duration",
+    "upgrade_configs"};
 constexpr std::string_view kActionNotYet[] = {
     "cluster_specifier_plugin", "inline_cluster_specifier_plugin",
     "cluster_not_found_response_code", "metadata_match", "path_rewrite_policy",
     "host_rewrite_path_regex", "append_x_forwarded_host", "retry_policy_typed_config", "rate_limits",
     "include_vh_rate_limits", "cors", "max_grpc_timeout", "grpc_timeout_offset",
-    "upgrade_configs", "internal_redirect_policy", "internal_redirect_action",
+    "internal_redirect_policy", "internal_redirect_action",
     "max_internal_redirects", "hedge_policy", "early_data_policy"};
 constexpr std::string_view kMaxStreamDurationFields[] = {"max_stream_duration", "grpc_timeout_header_max",
                                                          "grpc_timeout_header_offset"};
@@ -527,6 +528,24 @@ std::optional<RouteAction::MaxStreamDuration> parse_max_stream_duration(Context&
   return d;
 }
 
+}  // namespace
+
+std::vector<UpgradeConfig> parse_upgrade_configs(Context& ctx, const Field& f,
+                                                 std::span<const std::string_view> not_yet) {
+  static constexpr std::string_view kUpgradeFields[] = {"upgrade_type", "enabled"};
+  std::vector<UpgradeConfig> out;
+  for_each(ctx, f, [&](const Field& item) {
+    Object o(ctx, item, {kUpgradeFields, not_yet});
+    UpgradeConfig u;
+    set_if(read_string(ctx, o.required("upgrade_type")), u.upgrade_type);
+    set_if(read_bool(ctx, o.get("enabled")), u.enabled);
+    if (!u.upgrade_type.empty()) out.push_back(std::move(u));
+  });
+  return out;
+}
+
+namespace {
+
 RouteAction parse_action(Context& ctx, const Field& f) {
   RouteAction action;
   Object o(ctx, f, {kActionFields, kActionNotYet});
@@ -545,6 +564,8 @@ RouteAction parse_action(Context& ctx, const Field& f) {
   set_if(read_bool(ctx, o.get("auto_host_rewrite")), action.auto_host_rewrite);
   action.retry_policy = parse_retry_policy(ctx, o.get("retry_policy"));
   action.max_stream_duration = parse_max_stream_duration(ctx, o.get("max_stream_duration"));
+  static constexpr std::string_view kRouteUpgradeNotYet[] = {"connect_config"};
+  action.upgrade_configs = parse_upgrade_configs(ctx, o.get("upgrade_configs"), kRouteUpgradeNotYet);
   static constexpr EnumValue kPriorities[] = {{"DEFAULT", 0, true}, {"HIGH", 1, true}};
   if (auto p = read_enum(ctx, o.get("priority"), kPriorities))
     action.priority = *p == "HIGH" ? RoutingPriority::high : RoutingPriority::default_priority;

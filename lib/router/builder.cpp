@@ -142,6 +142,11 @@ RouteBuilder& RouteBuilder::idle_timeout(Duration d) {
   return *this;
 }
 
+RouteBuilder& RouteBuilder::upgrade(std::string type, bool enabled) {
+  options().action.upgrade_configs.push_back({std::move(type), enabled});
+  return *this;
+}
+
 RouteBuilder& RouteBuilder::max_stream_duration(RouteAction::MaxStreamDuration d) {
   options().action.max_stream_duration = d;
   return *this;

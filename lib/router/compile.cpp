@@ -136,6 +136,7 @@ bool compile_route(const RouteOptions& in, const std::unordered_map<std::string,
   out.timeout = in.action.timeout;
   out.idle_timeout = in.action.idle_timeout;
   out.max_stream_duration = in.action.max_stream_duration;
+  out.upgrade_configs = in.action.upgrade_configs;
   out.priority = in.action.priority;
   bool ok = compile_match(in, path, out, problems);
   if (in.redirect) return compile_redirect(*in.redirect, path, out, problems) && ok;

@@ -98,6 +98,7 @@ struct CompiledRoute {
   Duration timeout{0};
   Duration idle_timeout{-1};
   std::optional<RouteAction::MaxStreamDuration> max_stream_duration;  ///< set: replaces the HCM's
+  std::vector<UpgradeConfig> upgrade_configs;  ///< the route's own upgrade allowances
   RoutingPriority priority = RoutingPriority::default_priority;  ///< circuit breaker level
   PathRewrite rewrite;
   std::string host_rewrite_literal;

@@ -16,7 +16,7 @@ bool read_now(boost::asio::ip::tcp::socket& s, boost::asio::mutable_buffer space
     ssize_t r = ::recv(s.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
     if (r > 0) {
       n = std::size_t(r);
-      if (n < space.size()) *flag = false;  // a stream socket returns less only when drained
+      if (n < space.size()) *flag = false;  // drained of data (a FIN may be in: see expect_eof)
       ec = {};
       return true;
     }

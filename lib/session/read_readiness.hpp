@@ -35,8 +35,17 @@ namespace ferry::session {
 bool read_now(boost::asio::ip::tcp::socket& s, boost::asio::mutable_buffer space, boost::system::error_code& ec,
               std::size_t& n) noexcept;
 
+/// A short read drains the data, but it does not prove that no FIN came with it: data and a
+/// FIN that arrive before epoll_wait collects the edge share that one edge, and no other
+/// follows. Where the end of the stream matters (a tunnel, a body that ends at the close),
+/// call this before the read so that it tries a recv, which sees the FIN, before waiting.
+inline void expect_eof(boost::asio::ip::tcp::socket& s) noexcept {
+  if (bool* flag = ferry::detail::speculative_read_flag(s)) *flag = true;
+}
+
 /// After a read that read_now() sent to epoll completed with n of `asked` bytes: a short
-/// read drained the socket. Call it straight after the completion, before any other await.
+/// read drained the socket's data (see expect_eof for its FIN). Call it straight after the
+/// completion, before any other await.
 inline void read_waited(boost::asio::ip::tcp::socket& s, const boost::system::error_code& ec, std::size_t n,
                         std::size_t asked) noexcept {
   if (ec || n >= asked) return;

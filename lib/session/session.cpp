@@ -219,7 +219,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   b.reset_stream();
   flags_ = 0;
   local_status_ = 0;
-  request_id_ = cluster_name_ = details_ = upstream_transport_failure_reason_ = {};
+  request_id_ = cluster_name_ = details_ = upstream_transport_failure_reason_ = upgrade_ = {};
   remote_ = peer_;  // until prepare_upstream_headers looks at x-forwarded-for
   remote_ip_ = peer_ip_;
   internal_ = false;
@@ -289,6 +289,9 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   if (access_logs_) [[unlikely]] route_name_ = b.arena.copy(decision.route->name);
   if (decision.route->max_stream_duration) [[unlikely]]
     apply_route_stream_duration(*decision.route->max_stream_duration);
+  if (dec.info().upgrade && dec.info().connection_upgrade) [[unlikely]] {
+    if (!accept_upgrade(dec.info(), *decision.route)) co_return co_await local_reply(403, "", kNoFlags, "upgrade_failed");
+  }
   co_return co_await forward(dec, *decision.route);
 }
 

@@ -189,6 +189,12 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
                                        std::string_view details);
   asio::awaitable<Outcome> reject(const codec::DecodeError& err);
   void finish_upstream(bool reusable);
+  // Upgrades (session_tunnel.cpp).
+  /// After routing: an upgrade request is let through (upgrade_ set) or refused (false).
+  bool accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute& route);
+  /// The upstream said 101: its head goes to the client, then bytes flow both ways.
+  asio::awaitable<Outcome> tunnel(std::string_view upgrade);
+  asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, detail::ReadBuffer& buf, std::uint64_t& moved);
 
   // Stats (session_stats.cpp): a few adds into this worker's own slots per request.
   void count_connection_open(const server::ParkedConnection* resumed) noexcept;
@@ -398,6 +404,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// ("ip:0" then, as Envoy shows it).
   std::string_view remote_;
   std::string_view remote_ip_;
+  /// The Upgrade value of an allowed upgrade request in progress (empty: none).
+  std::string_view upgrade_;
 };
 
 }  // namespace ferry::session

@@ -61,6 +61,8 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
   // one that is not idempotent only if it never reached an upstream.
   route_timeout_ = route.timeout;
   const router::CompiledRetry* policy = internal_ ? apply_envoy_headers(route) : route.retry.get();
+  if (!upgrade_.empty()) [[unlikely]]
+    policy = nullptr;  // an upgrade's request runs on as the tunnel: it cannot go out twice
   bool replayable = dec.is_done();
   // Mirrors need the whole body up front too.
   if ((policy || !route.mirrors.empty()) && !replayable) {
@@ -74,7 +76,7 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
       log_retries_off(info, limit, policy != nullptr);
     }
   }
-  if (!route.mirrors.empty() && replayable) start_mirrors(route, dec);
+  if (!route.mirrors.empty() && replayable && upgrade_.empty()) start_mirrors(route, dec);
   const bool idempotent = router::is_idempotent(bufs_->req.method()) || (policy && policy->retry_non_idempotent);
   std::array<upstream::HostPool*, 8> tried{};
   std::uint32_t retries = 0;
@@ -331,7 +333,9 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     // Envoy starts the route timeout once the request is sent, and it spans all attempts.
     route_timer_started_ = true;
     clear_hard_deadline();
-    set_hard_deadline(Timeout::route, route_timeout_);
+    // An upgrade's request only ends with the tunnel, so Envoy never starts it there.
+    if (upgrade_.empty()) [[likely]]
+      set_hard_deadline(Timeout::route, route_timeout_);
   }
   if (retry) set_attempt_deadline(Timeout::per_try, retry->per_try_timeout);
   if (route.idle_timeout.count() >= 0) set_activity_deadline(Timeout::stream_idle, route.idle_timeout);
@@ -446,6 +450,10 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   if (http_.always_set_request_id_in_response) [[unlikely]] set_request_id_in_response();
   if (moved ? !b.resp.has("date") : !head.has_date) [[unlikely]] add_date_header();
   if (!http_.via.empty()) [[unlikely]] append_via(b.resp);
+  if (!upgrade_.empty()) [[unlikely]] {
+    if (b.resp.status() == 101) co_return co_await tunnel(head.upgrade ? head.upgrade_value : upgrade_);
+    keep_alive_ = false;  // a refused upgrade: what the client sends next may not be HTTP
+  }
   b.out.clear();
   codec::append_response_head(b.out, b.resp, framing, !keep_alive_);
   count_response(b.resp.status(), true);
@@ -507,6 +515,8 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
       auto space = read_space(ub);
       error_code rec;
       std::size_t rn = 0;
+      if (framing == codec::Framing::until_close) [[unlikely]]
+        expect_eof(up_->sock);  // the body ends with the FIN, which may have come with its last bytes
       if (!read_now(up_->sock, space, rec, rn)) {
         std::tie(rec, rn) = co_await up_->sock.async_read_some(space, token);
         read_waited(up_->sock, rec, rn, space.size());

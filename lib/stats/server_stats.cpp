@@ -86,6 +86,9 @@ void ServerStats::add_listener(std::size_t index, const std::string& stat_prefix
   ids.cx_max_requests_reached = s.add(p + "downstream_cx_max_requests_reached", StatType::counter);
   ids.cx_max_duration_reached = s.add(p + "downstream_cx_max_duration_reached", StatType::counter);
   ids.rq_max_duration_reached = s.add(p + "downstream_rq_max_duration_reached", StatType::counter);
+  ids.ws_on_non_ws_route = s.add(p + "downstream_rq_ws_on_non_ws_route", StatType::counter);
+  ids.cx_upgrades_total = s.add(p + "downstream_cx_upgrades_total", StatType::counter);
+  ids.cx_upgrades_active = s.add(p + "downstream_cx_upgrades_active", StatType::gauge);
   // Envoy roots its HTTP/1 codec stats at http1., shared by every connection manager.
   ids.dropped_underscores = s.add("http1.dropped_headers_with_underscores", StatType::counter);
   ids.rejected_underscores = s.add("http1.requests_rejected_with_underscores_in_headers", StatType::counter);
@@ -153,6 +156,9 @@ void WorkerStats::resolve(const ServerStats& ids, unsigned index) {
     v.rq_max_duration_reached = at(h.rq_max_duration_reached);
     v.dropped_underscores = at(h.dropped_underscores);
     v.rejected_underscores = at(h.rejected_underscores);
+    v.ws_on_non_ws_route = at(h.ws_on_non_ws_route);
+    v.cx_upgrades_total = at(h.cx_upgrades_total);
+    v.cx_upgrades_active = at(h.cx_upgrades_active);
     http.push_back(v);
   }
 }

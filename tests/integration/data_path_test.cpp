@@ -102,6 +102,7 @@ TEST_CASE("response framing: chunked, HEAD, 204, 304, read until close", "[integ
     if (r.target == "/204") res = {204, {}, ""};
     if (r.target == "/304") res = {304, {}, ""};
     if (r.target == "/eof") { res.body = "until close"; res.no_length = true; }
+    if (r.target == "/eof-corked") { res.body = "until close"; res.no_length = res.cork = true; }
     return res;
   });
   Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
@@ -119,6 +120,12 @@ TEST_CASE("response framing: chunked, HEAD, 204, 304, read until close", "[integ
   auto eof = c.request("GET", "/eof");
   CHECK(eof.body == "until close");
   CHECK(c.closed_by_peer());
+  // The body and the upstream's FIN in one readiness event: the end is still seen at once.
+  TestClient d(proxy.port());
+  d.set_timeout(std::chrono::milliseconds(3000));
+  auto corked = d.request("GET", "/eof-corked");
+  CHECK(corked.body == "until close");
+  CHECK(d.closed_by_peer());
 }
 
 TEST_CASE("Expect: 100-continue is answered by the proxy", "[integration][data_path]") {

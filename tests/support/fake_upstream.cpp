@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 #include <stdexcept>
 #include <algorithm>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <thread>
 
@@ -165,6 +167,11 @@ struct FakeUpstream::Impl {
       }
       if (r.delay.count() > 0) std::this_thread::sleep_for(r.delay);
       if (r.reset) return;
+      if (r.cork) {
+        // Held back until the shutdown below: the proxy gets the data and the FIN together.
+        int one = 1;
+        ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+      }
       write_response(s, r, req.method == "HEAD");
       if (r.close || r.close_quietly || r.no_length || !r.raw.empty()) {
         boost::system::error_code ec;

@@ -32,6 +32,7 @@ struct FakeResponse {
   std::uint64_t generated_body = 0;  ///< if > 0: stream this many 'x' bytes instead of body
   bool chunked = false;              ///< send body with chunked encoding
   bool no_length = false;            ///< no framing: body ends at close
+  bool cork = false;                 ///< with no_length: the response and the FIN in one segment
   bool close = false;                ///< close the connection after responding
   bool close_quietly = false;        ///< close after responding, without a Connection header
   bool reset = false;                ///< close without responding

@@ -492,3 +492,25 @@ TEST_CASE("config routes: max_stream_duration loads and its problems have paths"
                      "durations are written in seconds with an \"s\" suffix, e.g. \"3s\"");
   REQUIRE_PROBLEM(p, kRoutes + "[0].route.max_stream_duration: unknown field \"grpc_timeout_header_maximum\"");
 }
+
+TEST_CASE("config: upgrade_configs load on the manager and on routes", "[config][routes]") {
+  auto b = loaded(bootstrap(R"([
+      {"match": {"prefix": "/ws"}, "route": {"cluster": "a", "upgrade_configs": [{"upgrade_type": "websocket", "enabled": false}]}},
+      {"match": {"prefix": "/"}, "route": {"cluster": "a"}}])",
+      kDefaultClusters, R"(, "upgrade_configs": [{"upgrade_type": "websocket"}, {"upgrade_type": "CONNECT-UDP", "enabled": false}])"));
+  const auto& http = b.listeners.at(0).options.http;
+  REQUIRE(http.upgrade_configs.size() == 2);
+  CHECK(http.upgrade_configs[0].upgrade_type == "websocket");
+  CHECK(http.upgrade_configs[0].enabled);
+  CHECK_FALSE(http.upgrade_configs[1].enabled);
+  REQUIRE(route0(b, 0).action.upgrade_configs.size() == 1);
+  CHECK_FALSE(route0(b, 0).action.upgrade_configs[0].enabled);
+  CHECK(route0(b, 1).action.upgrade_configs.empty());
+
+  auto p = problems_of(bootstrap(R"([{"match": {"prefix": "/"}, "route": {"cluster": "a",
+      "upgrade_configs": [{"enabled": true}, {"upgrade_type": "websocket", "connect_config": {}}]}}])",
+      kDefaultClusters, R"(, "upgrade_configs": [{"upgrade_type": "websocket", "filters": []}])"));
+  REQUIRE_PROBLEM(p, kRoutes + "[0].route.upgrade_configs[0]: missing required field \"upgrade_type\"");
+  REQUIRE_PROBLEM(p, kRoutes + "[0].route.upgrade_configs[1].connect_config: not supported yet (see docs/ROADMAP.md)");
+  REQUIRE_PROBLEM(p, kHcm + ".upgrade_configs[0].filters: not supported yet (see docs/ROADMAP.md)");
+}

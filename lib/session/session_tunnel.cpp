@@ -1,0 +1,81 @@
+// HTTP/1.1 upgrades (WebSocket and the like), as Envoy's connection manager runs them for an
+// HTTP/1.1 upstream: an upgrade request goes through only when the route or the connection
+// manager allows its type (403 otherwise), its Connection/Upgrade fields go upstream, and a
+// 101 answer turns the stream into a tunnel. Bytes then flow both ways, unparsed, until each
+// side has closed (a close is passed on as a half-close) or one fails; the connection ends
+// with the tunnel. The route timeout does not run (Envoy starts it when the request ends,
+// which an upgraded request never does); the stream idle timeout and max_stream_duration do.
+//
+// Thread-safety: a session runs on its worker's thread only; the two directions of a tunnel
+// are coroutines of that thread.
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "codec/http1_writer.hpp"
+#include "router/upgrade.hpp"
+#include "session/read_readiness.hpp"
+#include "session/session.hpp"
+#include "tls/connection.hpp"
+
+namespace ferry::session {
+
+bool Session::accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute& route) {
+  // Envoy's HTTP/1 codec drops an h2c upgrade (HTTP/2 over cleartext): served as HTTP/1.1.
+  if (iequals(info.upgrade_value, "h2c")) return true;
+  if (!router::upgrade_allowed(route.upgrade_configs, http_.upgrade_configs, info.upgrade_value)) {
+    stats::bump(*http_stats_->ws_on_non_ws_route);
+    return false;
+  }
+  upgrade_ = info.upgrade_value;
+  // The decoder dropped both fields as hop-by-hop; the upstream is asked for the same upgrade.
+  bufs_->req.append_view("connection", "upgrade");
+  bufs_->req.append_view("upgrade", upgrade_);
+  return true;
+}
+
+asio::awaitable<Session::Outcome> Session::tunnel(std::string_view upgrade) {
+  auto& b = *bufs_;
+  b.resp.append_view("connection", "upgrade");
+  b.resp.append_view("upgrade", upgrade);
+  b.out.clear();
+  codec::append_response_head(b.out, b.resp, codec::Framing::none, false);
+  count_response(101, true);
+  response_started_ = true;
+  keep_alive_ = false;
+  stats::bump(*http_stats_->cx_upgrades_total);
+  stats::bump(*http_stats_->cx_upgrades_active);
+  asio::const_buffer head(b.out.data(), b.out.size());
+  if (!co_await write_all(down_, std::span(&head, 1))) {
+    using namespace boost::asio::experimental::awaitable_operators;
+    // Bytes that came with the heads (a client's first frames, the upstream's) go first.
+    co_await (pump(down_, up_->sock, b.in, bytes_received_) && pump(up_->sock, down_, b.up_in, bytes_sent_));
+  }
+  stats::drop(*http_stats_->cx_upgrades_active);
+  finish_upstream(false);
+  co_return Outcome::close;
+}
+
+asio::awaitable<void> Session::pump(tcp::socket& from, tcp::socket& to, detail::ReadBuffer& buf,
+                                    std::uint64_t& moved) {
+  error_code ec;
+  for (;;) {
+    if (!buf.empty()) {
+      asio::const_buffer piece(buf.data(), buf.size());
+      if ((ec = co_await write_all(to, std::span(&piece, 1)))) break;
+      moved += buf.size();
+      buf.consume(buf.size());
+    }
+    expect_eof(from);  // a FIN that came with the last bytes must not wait for another edge
+    if ((ec = co_await read_some(from, buf))) break;
+  }
+  if (ec == asio::error::eof && !closing_) {
+    // A close is passed on as a half-close: the other side may still have things to say.
+    error_code ignored;
+    if (auto* t = tls_of(to)) t->shutdown();
+    to.shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
+  }
+  // A reset, a timeout or a failed write ends both directions.
+  force_close();
+}
+
+}  // namespace ferry::session
