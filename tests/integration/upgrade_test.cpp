@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "integration/proxy_fixture.hpp"
+#include "support/tls_peers.hpp"
+#include "support/tls_pki.hpp"
 
 using namespace ferry;
 using namespace ferry::test;
@@ -304,4 +306,40 @@ TEST_CASE("upgrade: the route timeout does not cut a tunnel, the stream idle tim
   CHECK(peer_closed(fd));
   CHECK(std::chrono::steady_clock::now() - start < 2500ms);
   ::close(fd);
+}
+
+TEST_CASE("upgrade: a tunnel behind TLS termination", "[integration][upgrade][tls]") {
+  UpgradeUpstream up;
+  TestPki pki;
+  auto cert = pki.issue("localhost", {"localhost"});
+  DownstreamTlsOptions tls;
+  TlsServerChain chain;
+  chain.common_tls_context.tls_certificates.push_back(
+      {DataSource{.filename = cert.cert_file}, DataSource{.filename = cert.key_file}});
+  tls.chains = {chain};
+  Server server(ServerOptions{.workers = 1, .drain_timeout = 2s});
+  server.add_cluster(cluster_to("backend", {up.port()}));
+  ListenerOptions opts;
+  opts.name = "tls";
+  opts.http = websocket_allowed();
+  opts.tls = std::move(tls);
+  FilterChain fc;
+  fc.terminate(route_all("backend"));
+  server.add_listener(Listener(opts, std::move(fc)));
+  server.start();
+  {
+    TlsTestClient c(server.listener_port(0), TlsClientOptions{.server_name = "localhost", .ca_file = pki.ca_file()});
+    REQUIRE(c.ok());
+    auto head = c.get("/chat", "localhost", "Connection: Upgrade\r\nUpgrade: websocket\r\n");
+    CHECK(head.rfind("HTTP/1.1 101", 0) == 0);
+    REQUIRE(c.send("over tls"));
+    CHECK(c.read(8) == "OVER TLS");
+    REQUIRE(c.send("again"));
+    CHECK(c.read(5) == "AGAIN");
+  }
+  // The client's close_notify and FIN end the tunnel; the upstream hears a half-close.
+  for (int i = 0; i < 200 && !up.saw_half_close(); ++i) std::this_thread::sleep_for(10ms);
+  CHECK(up.saw_half_close());
+  server.stop();
+  server.wait();
 }

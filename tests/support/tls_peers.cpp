@@ -267,6 +267,20 @@ std::string TlsTestClient::get(const std::string& target, const std::string& hos
   return head + body;
 }
 
+bool TlsTestClient::send(const std::string& bytes) { return ok_ && write_all(impl_->ssl, bytes); }
+
+std::string TlsTestClient::read(std::size_t want) {
+  std::string out = std::move(impl_->rest);
+  impl_->rest.clear();
+  while (ok_ && out.size() < want) {
+    char chunk[4096];
+    int n = SSL_read(impl_->ssl, chunk, sizeof chunk);
+    if (n <= 0) break;
+    out.append(chunk, std::size_t(n));
+  }
+  return out;
+}
+
 void* TlsTestClient::take_session() const { return SSL_get1_session(impl_->ssl); }
 
 CommandResult run_command(const std::string& command, int timeout_seconds) {

@@ -73,6 +73,11 @@ class TlsTestClient {
   /// Sends a GET and reads one response (Content-Length framed); "" on failure.
   std::string get(const std::string& target, const std::string& host = "localhost",
                   const std::string& extra_headers = "");
+  /// Sends raw bytes (after the handshake); false on failure.
+  bool send(const std::string& bytes);
+  /// Reads until `want` bytes came (bytes left over from get() first), the peer closed, or a
+  /// read failed.
+  std::string read(std::size_t want);
   /// The session for resumption (after a response was read, so TLS 1.3 tickets are in);
   /// free with SSL_SESSION_free.
   void* take_session() const;
