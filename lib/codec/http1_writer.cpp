@@ -50,7 +50,7 @@ void append_request_head(std::pmr::string& out, const RequestHeaders& headers, F
 }
 
 void append_response_head(std::pmr::string& out, const ResponseHeaders& headers, Framing framing,
-                          bool close) {
+                          bool close, bool announce_keep_alive) {
   out.append("HTTP/1.1 ", 9);
   append_number(out, std::uint64_t(headers.status()));
   out.push_back(' ');
@@ -59,6 +59,7 @@ void append_response_head(std::pmr::string& out, const ResponseHeaders& headers,
   append_headers(out, headers);
   append_framing(out, framing);
   if (close) out.append("connection: close\r\n");
+  else if (announce_keep_alive) [[unlikely]] out.append("connection: keep-alive\r\n");
   out.append("\r\n", 2);
 }
 

@@ -25,9 +25,11 @@ enum class Framing {
 /// blank line.
 void append_request_head(std::pmr::string& out, const RequestHeaders& headers, Framing framing);
 
-/// Appends "HTTP/1.1 status reason", headers, framing, and `connection: close` if asked.
+/// Appends "HTTP/1.1 status reason", headers, framing, and `connection: close` if asked, or
+/// `connection: keep-alive` with `announce_keep_alive` (an HTTP/1.0 client's persistent
+/// connection, which HTTP/1.0 does not assume).
 void append_response_head(std::pmr::string& out, const ResponseHeaders& headers, Framing framing,
-                          bool close);
+                          bool close, bool announce_keep_alive = false);
 
 /// Appends a chunk-size line ("1a2b\r\n").
 void append_chunk_header(std::pmr::string& out, std::uint64_t size);

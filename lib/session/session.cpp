@@ -554,7 +554,7 @@ asio::awaitable<Session::Outcome> Session::local_reply(int status, std::string_v
   if (!http_.via.empty()) append_via(resp);
   auto& out = bufs_->out;
   out.clear();
-  codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_);
+  codec::append_response_head(out, resp, codec::Framing::content_length, !keep_alive_, http10_keep_alive());
   count_response(status, false);
   response_started_ = true;
   // A reply to HEAD announces the body's length but carries none (RFC 9110 9.3.2).

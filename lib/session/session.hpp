@@ -189,6 +189,8 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
                                        std::string_view details);
   asio::awaitable<Outcome> reject(const codec::DecodeError& err);
   void finish_upstream(bool reusable);
+  /// Envoy tells an HTTP/1.0 client that its connection stays open (HTTP/1.0 closes by default).
+  bool http10_keep_alive() const noexcept { return keep_alive_ && bufs_->req.version() == 10; }
   // Upgrades (session_tunnel.cpp).
   /// After routing: an upgrade request is let through (upgrade_ set) or refused (false).
   bool accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute& route);

@@ -455,7 +455,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     keep_alive_ = false;  // a refused upgrade: what the client sends next may not be HTTP
   }
   b.out.clear();
-  codec::append_response_head(b.out, b.resp, framing, !keep_alive_);
+  codec::append_response_head(b.out, b.resp, framing, !keep_alive_, http10_keep_alive());
   count_response(b.resp.status(), true);
   response_started_ = true;
   co_return co_await stream_response_body(*rdec, framing, dechunk);

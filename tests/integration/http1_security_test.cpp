@@ -106,6 +106,36 @@ TEST_CASE("an HTTP/1.0 client gets every byte of many small chunks", "[integrati
   CHECK(r.body == expected);
 }
 
+TEST_CASE("an HTTP/1.0 keep-alive client is told its connection stays open", "[integration][http1]") {
+  FakeUpstream up([](const SeenRequest& rq) {
+    if (rq.target == "/missing") return FakeResponse{404, {}, "no"};
+    return FakeResponse{200, {}, "ok"};
+  });
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+  TestClient keep(proxy.port());
+  for (const char* target : {"/", "/missing"}) {
+    keep.send(std::string("GET ") + target + " HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n");
+    auto r = keep.read_response();
+    CHECK(r.header("connection") == "keep-alive");
+  }
+  // A local reply too (Envoy adds it wherever the connection stays open): 404 NR.
+  Router only_here;
+  only_here.virtual_host("*").route(match::prefix("/here")).to("backend");
+  Proxy routed({cluster_to("backend", {up.port()})}, std::move(only_here));
+  TestClient nr(routed.port());
+  nr.send("GET /nowhere HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n");
+  auto not_routed = nr.read_response();
+  CHECK(not_routed.status == 404);
+  CHECK(not_routed.header("connection") == "keep-alive");
+  TestClient plain(proxy.port());
+  plain.send("GET / HTTP/1.0\r\nHost: a\r\n\r\n");
+  auto closed = plain.read_response();
+  CHECK(closed.header("connection") == "close");
+  CHECK(plain.closed_by_peer());
+  TestClient http11(proxy.port());
+  CHECK(http11.request("GET", "/").header("connection").empty());
+}
+
 TEST_CASE("a Connection list longer than 32 tokens is refused", "[integration][errors][http1]") {
   // Each field a Connection token names costs a pass over the head's fields: a head listing
   // thousands of tokens would cost far more than its size. Real clients list a few.
