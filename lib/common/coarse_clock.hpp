@@ -44,6 +44,15 @@ inline std::chrono::steady_clock::time_point coarse_now() noexcept {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
 }
 
+/// `at` + `d` for deadlines from configured or client-sent durations, which may be large
+/// enough (a grpc-timeout of 99999999H) to overflow the clock's nanoseconds: max() then.
+inline std::chrono::steady_clock::time_point saturating_add(std::chrono::steady_clock::time_point at,
+                                                            std::chrono::milliseconds d) noexcept {
+  using TP = std::chrono::steady_clock::time_point;
+  const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(TP::max() - at);
+  return d >= room ? TP::max() : at + d;
+}
+
 class WallOffset {
  public:
   WallOffset() { refresh(); }

@@ -537,9 +537,17 @@ std::vector<UpgradeConfig> parse_upgrade_configs(Context& ctx, const Field& f,
   for_each(ctx, f, [&](const Field& item) {
     Object o(ctx, item, {kUpgradeFields, not_yet});
     UpgradeConfig u;
-    set_if(read_string(ctx, o.required("upgrade_type")), u.upgrade_type);
+    auto type = o.required("upgrade_type");
+    set_if(read_string(ctx, type), u.upgrade_type);
     set_if(read_bool(ctx, o.get("enabled")), u.enabled);
-    if (!u.upgrade_type.empty()) out.push_back(std::move(u));
+    if (u.upgrade_type.empty()) return;
+    // Envoy refuses a list that names one upgrade twice (types compare without case).
+    for (const auto& seen : out)
+      if (iequals(seen.upgrade_type, u.upgrade_type)) {
+        ctx.problem(type, "upgrade type \"" + u.upgrade_type + "\" is listed twice");
+        return;
+      }
+    out.push_back(std::move(u));
   });
   return out;
 }

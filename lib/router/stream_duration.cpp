@@ -39,7 +39,7 @@ std::size_t format_grpc_timeout(Duration d, char* out) noexcept {
   static constexpr std::uint64_t kNext[] = {1000, 60, 60};
   std::size_t unit = 0;
   while (t > kMax && unit < 3) {
-    t = (t + kNext[unit] - 1) / kNext[unit];
+    t /= kNext[unit];  // Envoy's toGrpcTimeout truncates
     ++unit;
   }
   if (t > kMax) t = kMax;  // beyond 8 digits of hours: the most the header can say

@@ -16,7 +16,8 @@ namespace ferry::router {
 std::optional<Duration> parse_grpc_timeout(std::string_view value) noexcept;
 
 /// `d` as a grpc-timeout value: milliseconds, or the smallest larger unit whose count fits
-/// in 8 digits (rounded up). `out` holds at least 12 chars; returns the length written.
+/// in 8 digits (truncated, as Envoy's toGrpcTimeout). `out` holds at least 12 chars;
+/// returns the length written.
 std::size_t format_grpc_timeout(Duration d, char* out) noexcept;
 
 /// What a route's max_stream_duration makes of a stream's limit.

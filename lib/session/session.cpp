@@ -242,7 +242,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   if (!co_await read_request_head(dec)) co_return Outcome::close;
   count_request();
   if (http_.max_stream_duration.count() > 0) [[unlikely]] {
-    stream_deadline_ = detail::coarse_now() + http_.max_stream_duration;
+    stream_deadline_ = detail::saturating_add(detail::coarse_now(), http_.max_stream_duration);
     ensure_timer(stream_deadline_);
   }
   // Headers that did not arrive in time get 408 (when something arrived at all).
@@ -290,7 +290,10 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   if (decision.route->max_stream_duration) [[unlikely]]
     apply_route_stream_duration(*decision.route->max_stream_duration);
   if (dec.info().upgrade && dec.info().connection_upgrade) [[unlikely]] {
-    if (!accept_upgrade(dec.info(), *decision.route)) co_return co_await local_reply(403, "", kNoFlags, "upgrade_failed");
+    if (!accept_upgrade(dec.info(), *decision.route)) {
+      keep_alive_ = false;  // the client may already be sending what follows the upgrade
+      co_return co_await local_reply(403, "", kNoFlags, "upgrade_failed");
+    }
   }
   co_return co_await forward(dec, *decision.route);
 }
@@ -450,10 +453,9 @@ void Session::apply_route_stream_duration(const RouteAction::MaxStreamDuration& 
   if (d.grpc_timeout_header_max.count() >= 0 && req.has("grpc-timeout"))
     grpc = router::parse_grpc_timeout(req.get("grpc-timeout"));
   const auto limit = router::stream_duration_limit(d, http_.max_stream_duration, grpc);
-  // Envoy's isGrpcRequestHeaders: application/grpc, alone or with a "+" or ";" suffix.
+  // Envoy's hasGrpcContentType: exactly application/grpc, or application/grpc+<codec>.
   std::string_view type = req.get("content-type");
-  const bool grpc_request = type.size() >= 16 && iequals(type.substr(0, 16), "application/grpc") &&
-                            (type.size() == 16 || type[16] == '+' || type[16] == ';');
+  const bool grpc_request = type.starts_with("application/grpc") && (type.size() == 16 || type[16] == '+');
   if (limit.disabled) {
     if (grpc_request && stream_deadline_ != Clock::time_point::max()) req.remove("grpc-timeout");
     stream_deadline_ = Clock::time_point::max();
@@ -464,7 +466,7 @@ void Session::apply_route_stream_duration(const RouteAction::MaxStreamDuration& 
     req.set("grpc-timeout", {text, router::format_grpc_timeout(limit.limit, text)});
   }
   // An expired limit fires at once: 408, as Envoy's zero-length timer gives.
-  stream_deadline_ = rq_start_ + limit.limit;
+  stream_deadline_ = detail::saturating_add(rq_start_, limit.limit);
   ensure_timer(stream_deadline_);
 }
 

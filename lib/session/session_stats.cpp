@@ -88,6 +88,8 @@ void Session::count_stream_end() noexcept {
   if (listener_.tracing) [[unlikely]] end_trace();
   rq_counted_ = false;
   drop(*http_stats_->rq_active);
+  if (!upgrade_.empty()) [[unlikely]]
+    drop(*http_stats_->cx_upgrades_active);
   auto took = last_activity() - rq_start_;
   http_stats_->rq_time.record(took);
   if (upstream_completed_ && cluster_stats_) {

@@ -26,6 +26,10 @@ bool Session::accept_upgrade(const codec::HeadInfo& info, const router::Compiled
     return false;
   }
   upgrade_ = info.upgrade_value;
+  // Counted when accepted, as Envoy counts them (upgradeFilterChainCreated); the stream's end
+  // takes it off the gauge (count_stream_end).
+  stats::bump(*http_stats_->cx_upgrades_total);
+  stats::bump(*http_stats_->cx_upgrades_active);
   // The decoder dropped both fields as hop-by-hop; the upstream is asked for the same upgrade.
   bufs_->req.append_view("connection", "upgrade");
   bufs_->req.append_view("upgrade", upgrade_);
@@ -41,23 +45,24 @@ asio::awaitable<Session::Outcome> Session::tunnel(std::string_view upgrade) {
   count_response(101, true);
   response_started_ = true;
   keep_alive_ = false;
-  stats::bump(*http_stats_->cx_upgrades_total);
-  stats::bump(*http_stats_->cx_upgrades_active);
+  clear_hard_deadline();  // the route timeout covered the handshake only (as newer Envoy does)
   asio::const_buffer head(b.out.data(), b.out.size());
   if (!co_await write_all(down_, std::span(&head, 1))) {
     using namespace boost::asio::experimental::awaitable_operators;
     // Bytes that came with the heads (a client's first frames, the upstream's) go first.
     co_await (pump(down_, up_->sock, b.in, bytes_received_) && pump(up_->sock, down_, b.up_in, bytes_sent_));
   }
-  stats::drop(*http_stats_->cx_upgrades_active);
+  if (fired_ == Timeout::stream_idle) flags_ |= kStreamIdleTimeout;
   finish_upstream(false);
+  upstream_completed_ = true;
+  run_complete_filters();
   co_return Outcome::close;
 }
 
 asio::awaitable<void> Session::pump(tcp::socket& from, tcp::socket& to, detail::ReadBuffer& buf,
                                     std::uint64_t& moved) {
   error_code ec;
-  for (;;) {
+  while (!closing_) {
     if (!buf.empty()) {
       asio::const_buffer piece(buf.data(), buf.size());
       if ((ec = co_await write_all(to, std::span(&piece, 1)))) break;
@@ -67,6 +72,7 @@ asio::awaitable<void> Session::pump(tcp::socket& from, tcp::socket& to, detail::
     expect_eof(from);  // a FIN that came with the last bytes must not wait for another edge
     if ((ec = co_await read_some(from, buf))) break;
   }
+  if (!ec) co_return;  // the other direction failed and stopped this one
   if (ec == asio::error::eof && !closing_) {
     // A close is passed on as a half-close: the other side may still have things to say.
     error_code ignored;
@@ -74,8 +80,12 @@ asio::awaitable<void> Session::pump(tcp::socket& from, tcp::socket& to, detail::
     to.shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
   }
-  // A reset, a timeout or a failed write ends both directions.
-  force_close();
+  // A reset, a timeout or a failed write ends both directions: the other one stops at its
+  // next step (closing_) or in its pending wait (cancelled).
+  closing_ = true;
+  error_code ignored;
+  from.cancel(ignored);
+  to.cancel(ignored);
 }
 
 }  // namespace ferry::session

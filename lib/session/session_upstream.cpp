@@ -59,7 +59,9 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
   }
   // Only a request without a body can go out again (bodies stream, they are not kept), and
   // one that is not idempotent only if it never reached an upstream.
-  route_timeout_ = route.timeout;
+  // Envoy's usingNewTimeouts: a route with max_stream_duration has no route timeout (only
+  // x-envoy-upstream-rq-timeout-ms sets one).
+  route_timeout_ = route.max_stream_duration ? Duration{0} : route.timeout;
   const router::CompiledRetry* policy = internal_ ? apply_envoy_headers(route) : route.retry.get();
   if (!upgrade_.empty()) [[unlikely]]
     policy = nullptr;  // an upgrade's request runs on as the tunnel: it cannot go out twice
@@ -333,9 +335,7 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
     // Envoy starts the route timeout once the request is sent, and it spans all attempts.
     route_timer_started_ = true;
     clear_hard_deadline();
-    // An upgrade's request only ends with the tunnel, so Envoy never starts it there.
-    if (upgrade_.empty()) [[likely]]
-      set_hard_deadline(Timeout::route, route_timeout_);
+    set_hard_deadline(Timeout::route, route_timeout_);
   }
   if (retry) set_attempt_deadline(Timeout::per_try, retry->per_try_timeout);
   if (route.idle_timeout.count() >= 0) set_activity_deadline(Timeout::stream_idle, route.idle_timeout);
@@ -425,7 +425,8 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
   b.resp_head.assign(ub.data(), used);
   rdec->rebase(ub.data(), b.resp_head.data(), used);
   ub.consume(used);
-  bool no_body = rdec->is_done();
+  // A 101 to an upgrade goes on as a tunnel: its headers do not end the stream.
+  bool no_body = rdec->is_done() && (upgrade_.empty() || b.resp.status() != 101);
   const auto& head = rdec->info();
   if (!http_.suppress_envoy_headers) set_service_time(resp_at_, head);
   if (!run_response_header_filters(no_body)) keep_alive_ = false;

@@ -148,6 +148,9 @@ TEST_CASE("max_connection_duration: a parked connection closed by it is counted"
   TestClient c(proxy.port());
   REQUIRE(c.request("GET", "/").status == 200);
   CHECK(c.closed_by_peer(5000ms));
+  // Counted as the worker lets the record go, just after the close: give it a moment.
+  for (int i = 0; i < 100 && counter(proxy, "http.ingress_http.downstream_cx_max_duration_reached") == 0; ++i)
+    std::this_thread::sleep_for(10ms);
   CHECK(counter(proxy, "http.ingress_http.downstream_cx_max_duration_reached") == 1);
 }
 
@@ -224,4 +227,22 @@ TEST_CASE("route max_stream_duration: replaces the manager's, 0 turns it off, gr
     TestClient e(proxy.port());
     CHECK(e.request("POST", "/slow").status == 200);
   }
+}
+
+TEST_CASE("route max_stream_duration: the route timeout is off on such a route, huge limits do not overflow",
+          "[integration][connection_limits]") {
+  FakeUpstream up(ok);
+  using D = RouteAction::MaxStreamDuration;
+  Router r;
+  auto vh = r.virtual_host("*");
+  // Envoy's "new timeouts": a route with max_stream_duration has no route timeout.
+  vh.route(match::prefix("/slow")).to("backend").timeout(100ms).max_stream_duration(D{10000ms});
+  vh.route(match::prefix("/")).to("backend").max_stream_duration(D{-1ms, 0ms});
+  Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r));
+  TestClient c(proxy.port());
+  CHECK(c.request("GET", "/slow").status == 200);  // 300 ms upstream, a 100 ms route timeout
+  // grpc-timeout of 99999999 hours, uncapped: a far deadline, not one wrapped into the past.
+  auto far = c.request("POST", "/", {{"content-type", "application/grpc"}, {"grpc-timeout", "99999999H"}});
+  CHECK(far.status == 200);
+  CHECK(up.last().header("grpc-timeout") == "99999999H");
 }

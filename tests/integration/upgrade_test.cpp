@@ -174,6 +174,24 @@ std::uint64_t counter(Proxy& proxy, const std::string& name) {
   return proxy.server.stats().counter_value(name).value_or(0);
 }
 
+struct Seen {
+  std::atomic<int> completed{0};
+  std::atomic<int> header_end_stream{-1};
+};
+
+class EndWatcher : public Filter {
+ public:
+  explicit EndWatcher(Seen* s) : s_(s) {}
+  FilterStatus on_response_headers(ResponseHeaders&, bool end_stream, StreamContext&) override {
+    s_->header_end_stream = end_stream ? 1 : 0;
+    return FilterStatus::Continue;
+  }
+  void on_stream_complete(const ResponseHeaders&, StreamContext&) override { ++s_->completed; }
+
+ private:
+  Seen* s_;
+};
+
 HttpOptions websocket_allowed() {
   HttpOptions http;
   http.upgrade_configs.push_back({"websocket", true});
@@ -238,6 +256,16 @@ TEST_CASE("upgrade: refused with 403 unless the manager or the route allows it",
     CHECK(try_upgrade(proxy, "/chat") == "HTTP/1.1 403");
     CHECK(up.heads() == 0);  // never reached the upstream
     CHECK(counter(proxy, "http.ingress_http.downstream_rq_ws_on_non_ws_route") == 1);
+    // The connection closes after the 403: frames the client sent behind the head are not
+    // read as a next request.
+    int fd = connect_to(proxy.port());
+    send_all(fd, std::string(kUpgradeRequest) + "\x81\x05hello");
+    std::string rest;
+    auto head = read_head(fd, rest);
+    CHECK(head.rfind("HTTP/1.1 403", 0) == 0);
+    CHECK(contains_ci(head, "connection: close\r\n"));
+    CHECK(peer_closed(fd));
+    ::close(fd);
   }
   SECTION("the route's word wins both ways") {
     Router r;
@@ -270,7 +298,11 @@ TEST_CASE("upgrade: an upstream that does not switch answers normally and the co
   CHECK(rest + read_some_bytes(fd, 2 - rest.size()) == "no");
   CHECK(peer_closed(fd));
   ::close(fd);
-  CHECK(counter(proxy, "http.ingress_http.downstream_cx_upgrades_total") == 0);
+  // Envoy counts an upgrade when it lets it through, whatever the upstream answers.
+  CHECK(counter(proxy, "http.ingress_http.downstream_cx_upgrades_total") == 1);
+  for (int i = 0; i < 100 && proxy.server.stats().gauge_value("http.ingress_http.downstream_cx_upgrades_active").value_or(1) != 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  CHECK(proxy.server.stats().gauge_value("http.ingress_http.downstream_cx_upgrades_active").value_or(1) == 0);
 }
 
 TEST_CASE("upgrade: h2c is dropped and served as HTTP/1.1", "[integration][upgrade]") {
@@ -342,4 +374,24 @@ TEST_CASE("upgrade: a tunnel behind TLS termination", "[integration][upgrade][tl
   CHECK(up.saw_half_close());
   server.stop();
   server.wait();
+}
+
+TEST_CASE("upgrade: filters see the 101 as not ending the stream, and the tunnel's end", "[integration][upgrade]") {
+  UpgradeUpstream up;
+  Seen seen;
+  FilterChain chain;
+  chain.add<EndWatcher>(&seen);
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), websocket_allowed(), std::move(chain));
+  int fd = connect_to(proxy.port());
+  send_all(fd, kUpgradeRequest);
+  std::string rest;
+  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  CHECK(seen.header_end_stream.load() == 0);
+  CHECK(seen.completed.load() == 0);
+  ::shutdown(fd, SHUT_WR);
+  CHECK(read_some_bytes(fd, 3) == "bye");
+  CHECK(peer_closed(fd));
+  ::close(fd);
+  for (int i = 0; i < 100 && seen.completed.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(seen.completed.load() == 1);
 }

@@ -513,4 +513,7 @@ TEST_CASE("config: upgrade_configs load on the manager and on routes", "[config]
   REQUIRE_PROBLEM(p, kRoutes + "[0].route.upgrade_configs[0]: missing required field \"upgrade_type\"");
   REQUIRE_PROBLEM(p, kRoutes + "[0].route.upgrade_configs[1].connect_config: not supported yet (see docs/ROADMAP.md)");
   REQUIRE_PROBLEM(p, kHcm + ".upgrade_configs[0].filters: not supported yet (see docs/ROADMAP.md)");
+  auto twice = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters,
+                                     R"(, "upgrade_configs": [{"upgrade_type": "websocket"}, {"upgrade_type": "WebSocket"}])"));
+  REQUIRE_PROBLEM(twice, kHcm + ".upgrade_configs[1].upgrade_type: upgrade type \"WebSocket\" is listed twice");
 }
