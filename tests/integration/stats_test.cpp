@@ -145,15 +145,12 @@ TEST_CASE("upstream failures count: connect failure, no healthy host, timeouts",
   SECTION("a connect that hangs: upstream_cx_connect_timeout") {
     // A listener that never accepts, its one-slot queue filled: further SYNs are dropped,
     // so the proxy's connect hangs until its connect_timeout.
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    std::uint16_t port = 0;
+    int fd = listen_loopback(0, port);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 0) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    std::uint16_t port = ntohs(addr.sin_port);
+    addr.sin_port = htons(port);
     std::vector<int> fillers;
     for (int i = 0; i < 3; ++i) {
       int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);

@@ -5,9 +5,11 @@
 #include <boost/beast/http.hpp>
 #include <stdexcept>
 #include <algorithm>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <thread>
 
 namespace ferry::test {
@@ -302,6 +304,23 @@ bool TestClient::closed_by_peer(std::chrono::milliseconds wait) {
 ClientResponse http_get(std::uint16_t port, const std::string& target, const std::string& host) {
   TestClient c(port);
   return c.request("GET", target, {{"host", host}});
+}
+
+int listen_loopback(int backlog, std::uint16_t& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, backlog) != 0) {
+    ::close(fd);
+    throw std::runtime_error("listen_loopback: cannot listen on 127.0.0.1");
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
 }
 
 }  // namespace ferry::test

@@ -98,6 +98,10 @@ class TestClient {
   std::unique_ptr<Impl> impl_;
 };
 
+/// A listening TCP socket on 127.0.0.1, port picked by the kernel (written to `port`), for
+/// tests that need raw control of the server side; the caller closes it.
+int listen_loopback(int backlog, std::uint16_t& port);
+
 /// One request on a fresh connection.
 ClientResponse http_get(std::uint16_t port, const std::string& target, const std::string& host = "localhost");
 
