@@ -385,3 +385,21 @@ TEST_CASE("upgrade: filters see the 101 as not ending the stream, and the tunnel
   for (int i = 0; i < 100 && seen.completed.load() == 0; ++i) std::this_thread::sleep_for(10ms);
   CHECK(seen.completed.load() == 1);
 }
+
+TEST_CASE("upgrade: a drain lets a tunnel run until the drain timeout and then ends it", "[integration][upgrade]") {
+  UpgradeUpstream up;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), websocket_allowed());
+  int fd = connect_to(proxy.port());
+  send_all(fd, kUpgradeRequest);
+  std::string rest;
+  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  auto start = std::chrono::steady_clock::now();
+  proxy.server.stop();  // drain_timeout is 2 s in the fixture
+  send_all(fd, "still");
+  CHECK(read_some_bytes(fd, 5) == "STILL");  // in flight: served during the drain
+  CHECK(peer_closed(fd));                     // then closed by the drain's end
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took > 1500ms);
+  CHECK(took < 3000ms);
+  ::close(fd);
+}
