@@ -88,17 +88,19 @@ router::Downstream Session::downstream(bool upstream) const {
   return d;
 }
 
-const RouteFilterConfig* Session::route_filter_config(std::string_view filter_name) const {
-  const router::CompiledRoute* route = route_decision_.route;
-  if (!route && route_table_ && bufs_) {
-    // Asked before routing: match once against the request as it is now.
-    if (!early_route_done_) {
-      early_route_done_ = true;
-      const auto* vhost = route_table_->find_virtual_host(bufs_->req.authority());
-      early_route_ = vhost ? vhost->match(router::RequestFacts{bufs_->req, downstream().scheme, bufs_->arena}) : nullptr;
-    }
-    route = early_route_;
+const router::CompiledRoute* Session::current_route() const {
+  if (route_decision_.route || !route_table_ || !bufs_) return route_decision_.route;
+  // Asked before routing: match once against the request as it is now.
+  if (!early_route_done_) {
+    early_route_done_ = true;
+    const auto* vhost = route_table_->find_virtual_host(bufs_->req.authority());
+    early_route_ = vhost ? vhost->match(router::RequestFacts{bufs_->req, downstream().scheme, bufs_->arena}) : nullptr;
   }
+  return early_route_;
+}
+
+const RouteFilterConfig* Session::route_filter_config(std::string_view filter_name) const {
+  const router::CompiledRoute* route = current_route();
   return route ? route->filter_config(filter_name) : nullptr;
 }
 
@@ -276,6 +278,14 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   // taken before the filters, which may ask for their per-route config.
   const server::RouteLease routes(worker_, listener_.index);
   route_table_ = &routes.table();
+  // Envoy decides an upgrade as it builds the stream's filter chain, before any filter runs,
+  // with the route the request matches then.
+  if (dec.info().upgrade && dec.info().connection_upgrade) [[unlikely]] {
+    if (!accept_upgrade(dec.info(), current_route())) {
+      keep_alive_ = false;  // the client may already be sending what follows the upgrade
+      co_return co_await local_reply(403, "", kNoFlags, "upgrade_failed");
+    }
+  }
   bool end_stream = dec.is_done();
   auto filtered = run_request_header_filters(end_stream);
   if (filtered == FilterStatus::Pause) [[unlikely]]
@@ -289,12 +299,6 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   if (access_logs_) [[unlikely]] route_name_ = b.arena.copy(decision.route->name);
   if (decision.route->max_stream_duration) [[unlikely]]
     apply_route_stream_duration(*decision.route->max_stream_duration);
-  if (dec.info().upgrade && dec.info().connection_upgrade) [[unlikely]] {
-    if (!accept_upgrade(dec.info(), *decision.route)) {
-      keep_alive_ = false;  // the client may already be sending what follows the upgrade
-      co_return co_await local_reply(403, "", kNoFlags, "upgrade_failed");
-    }
-  }
   co_return co_await forward(dec, *decision.route);
 }
 

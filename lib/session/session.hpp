@@ -92,6 +92,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// Why the last upstream TLS handshake failed (%UPSTREAM_TRANSPORT_FAILURE_REASON%).
   std::string_view upstream_transport_failure_reason() const noexcept { return upstream_transport_failure_reason_; }
   const RouteFilterConfig* route_filter_config(std::string_view filter_name) const override;
+  /// The stream's route: the decided one, or before routing, the one the request matches as
+  /// it is now (computed once per stream).
+  const router::CompiledRoute* current_route() const;
   void http_call(std::string_view cluster, HttpCallRequest request, Duration timeout,
                  std::function<void(HttpCallResponse)> done) override;
   StreamResumer pause() override;
@@ -193,7 +196,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   bool http10_keep_alive() const noexcept { return keep_alive_ && bufs_->req.version() == 10; }
   // Upgrades (session_tunnel.cpp).
   /// After routing: an upgrade request is let through (upgrade_ set) or refused (false).
-  bool accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute& route);
+  bool accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute* route);
   /// The upstream said 101: its head goes to the client, then bytes flow both ways.
   asio::awaitable<Outcome> tunnel(std::string_view upgrade);
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, detail::ReadBuffer& buf, std::uint64_t& moved);

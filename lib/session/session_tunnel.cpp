@@ -18,10 +18,13 @@
 
 namespace ferry::session {
 
-bool Session::accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute& route) {
+bool Session::accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute* route) {
   // Envoy's HTTP/1 codec drops an h2c upgrade (HTTP/2 over cleartext): served as HTTP/1.1.
   if (iequals(info.upgrade_value, "h2c")) return true;
-  if (!router::upgrade_allowed(route.upgrade_configs, http_.upgrade_configs, info.upgrade_value)) {
+  // No route matching (a 404 to come): the connection manager's word alone, as in Envoy.
+  const std::span<const UpgradeConfig> own = route ? std::span<const UpgradeConfig>(route->upgrade_configs)
+                                                   : std::span<const UpgradeConfig>();
+  if (!router::upgrade_allowed(own, http_.upgrade_configs, info.upgrade_value)) {
     stats::bump(*http_stats_->ws_on_non_ws_route);
     return false;
   }

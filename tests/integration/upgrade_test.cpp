@@ -182,6 +182,14 @@ class EndWatcher : public Filter {
   Seen* s_;
 };
 
+class DenyAll : public Filter {
+ public:
+  FilterStatus on_request_headers(RequestHeaders&, bool, StreamContext& ctx) override {
+    ctx.send_local_reply(401, "denied");
+    return FilterStatus::Stop;
+  }
+};
+
 HttpOptions websocket_allowed() {
   HttpOptions http;
   http.upgrade_configs.push_back({"websocket", true});
@@ -402,4 +410,29 @@ TEST_CASE("upgrade: a drain lets a tunnel run until the drain timeout and then e
   CHECK(took > 1500ms);
   CHECK(took < 3000ms);
   ::close(fd);
+}
+
+TEST_CASE("upgrade: decided before the filters run and routed with its upgrade fields", "[integration][upgrade]") {
+  UpgradeUpstream up;
+  SECTION("a refused upgrade never reaches the filters") {
+    FilterChain chain;
+    chain.add<DenyAll>();
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), HttpOptions{}, std::move(chain));
+    int fd = connect_to(proxy.port());
+    send_all(fd, kUpgradeRequest);
+    std::string rest;
+    CHECK(read_head(fd, rest).rfind("HTTP/1.1 403", 0) == 0);  // Envoy's order: not the filter's 401
+    ::close(fd);
+  }
+  SECTION("routes can match the upgrade fields") {
+    Router r;
+    auto vh = r.virtual_host("*");
+    vh.route(match::prefix("/")).header(HeaderMatcher::exact("upgrade", "websocket")).to("backend");
+    Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r), websocket_allowed());
+    int fd = connect_to(proxy.port());
+    send_all(fd, kUpgradeRequest);
+    std::string rest;
+    CHECK(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+    ::close(fd);
+  }
 }
