@@ -281,7 +281,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   // Envoy decides an upgrade as it builds the stream's filter chain, before any filter runs,
   // with the route the request matches then.
   if (dec.info().upgrade && dec.info().connection_upgrade) [[unlikely]] {
-    if (!accept_upgrade(dec.info(), current_route())) {
+    if (!accept_upgrade(dec.info())) {
       keep_alive_ = false;  // the client may already be sending what follows the upgrade
       co_return co_await local_reply(403, "", kNoFlags, "upgrade_failed");
     }

@@ -196,7 +196,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   bool http10_keep_alive() const noexcept { return keep_alive_ && bufs_->req.version() == 10; }
   // Upgrades (session_tunnel.cpp).
   /// After routing: an upgrade request is let through (upgrade_ set) or refused (false).
-  bool accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute* route);
+  bool accept_upgrade(const codec::HeadInfo& info);
   /// The upstream said 101: its head goes to the client, then bytes flow both ways.
   asio::awaitable<Outcome> tunnel(std::string_view upgrade);
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, detail::ReadBuffer& buf, std::uint64_t& moved);

@@ -18,9 +18,14 @@
 
 namespace ferry::session {
 
-bool Session::accept_upgrade(const codec::HeadInfo& info, const router::CompiledRoute* route) {
+bool Session::accept_upgrade(const codec::HeadInfo& info) {
   // Envoy's HTTP/1 codec drops an h2c upgrade (HTTP/2 over cleartext): served as HTTP/1.1.
   if (iequals(info.upgrade_value, "h2c")) return true;
+  // Envoy keeps the fields of any other upgrade request, so routes may match them (the
+  // decoder dropped both as hop-by-hop): they go back before the route is looked up.
+  bufs_->req.append_view("connection", "upgrade");
+  bufs_->req.append_view("upgrade", info.upgrade_value);
+  const router::CompiledRoute* route = current_route();
   // No route matching (a 404 to come): the connection manager's word alone, as in Envoy.
   const std::span<const UpgradeConfig> own = route ? std::span<const UpgradeConfig>(route->upgrade_configs)
                                                    : std::span<const UpgradeConfig>();
@@ -33,9 +38,6 @@ bool Session::accept_upgrade(const codec::HeadInfo& info, const router::Compiled
   // takes it off the gauge (count_stream_end).
   stats::bump(*http_stats_->cx_upgrades_total);
   stats::bump(*http_stats_->cx_upgrades_active);
-  // The decoder dropped both fields as hop-by-hop; the upstream is asked for the same upgrade.
-  bufs_->req.append_view("connection", "upgrade");
-  bufs_->req.append_view("upgrade", upgrade_);
   return true;
 }
 

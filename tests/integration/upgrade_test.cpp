@@ -424,11 +424,12 @@ TEST_CASE("upgrade: decided before the filters run and routed with its upgrade f
     CHECK(read_head(fd, rest).rfind("HTTP/1.1 403", 0) == 0);  // Envoy's order: not the filter's 401
     ::close(fd);
   }
-  SECTION("routes can match the upgrade fields") {
+  SECTION("routes can match the upgrade fields, also the route that decides") {
     Router r;
     auto vh = r.virtual_host("*");
-    vh.route(match::prefix("/")).header(HeaderMatcher::exact("upgrade", "websocket")).to("backend");
-    Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r), websocket_allowed());
+    vh.route(match::prefix("/")).header(HeaderMatcher::exact("upgrade", "websocket")).to("backend").upgrade("websocket");
+    vh.route(match::prefix("/")).to("backend");
+    Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r));  // only the first route allows it
     int fd = connect_to(proxy.port());
     send_all(fd, kUpgradeRequest);
     std::string rest;
