@@ -437,3 +437,24 @@ TEST_CASE("upgrade: decided before the filters run and routed with its upgrade f
     ::close(fd);
   }
 }
+
+TEST_CASE("upgrade: a tunnel carries more than its buffers hold both ways at once", "[integration][upgrade]") {
+  UpgradeUpstream up;
+  Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), websocket_allowed());
+  int fd = connect_to(proxy.port());
+  send_all(fd, kUpgradeRequest);
+  std::string rest;
+  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  constexpr std::size_t kTotal = 4 << 20;  // far past the 16 KiB and 128 KiB stream buffers
+  std::thread writer([fd] {
+    std::string block(64 * 1024, 'a');
+    for (std::size_t sent = 0; sent < kTotal; sent += block.size()) send_all(fd, block);
+  });
+  std::string echoed = rest + read_some_bytes(fd, kTotal - rest.size());
+  writer.join();
+  CHECK(echoed.size() == kTotal);
+  CHECK(echoed.find_first_not_of('A') == std::string::npos);
+  ::shutdown(fd, SHUT_WR);
+  CHECK(read_some_bytes(fd, 3) == "bye");
+  ::close(fd);
+}
