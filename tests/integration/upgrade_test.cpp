@@ -458,3 +458,25 @@ TEST_CASE("upgrade: a tunnel carries more than its buffers hold both ways at onc
   CHECK(read_some_bytes(fd, 3) == "bye");
   ::close(fd);
 }
+
+TEST_CASE("upgrade: a tunnel to a TLS upstream", "[integration][upgrade][tls]") {
+  TestPki pki;
+  auto cert = pki.issue("backend.internal", {"backend.internal"});
+  TlsFakeUpstream up({.cert_file = cert.cert_file, .key_file = cert.key_file, .upgrade_echo = true});
+  auto c = cluster_to("tls_backend", {up.port()});
+  UpstreamTlsOptions t;
+  t.sni = "backend.internal";
+  t.common_tls_context.validation_context.trusted_ca.filename = pki.ca_file();
+  c.tls = t;
+  Proxy proxy({c}, route_all("tls_backend"), websocket_allowed());
+  int fd = connect_to(proxy.port());
+  send_all(fd, kUpgradeRequest);
+  std::string rest;
+  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  send_all(fd, "through tls");
+  CHECK(rest + read_some_bytes(fd, 11 - rest.size()) == "THROUGH TLS");
+  CHECK(contains_ci(up.last_head(), "\r\nupgrade: websocket\r\n"));
+  ::shutdown(fd, SHUT_WR);
+  CHECK(peer_closed(fd));  // the upstream ends on the proxy's close_notify and FIN
+  ::close(fd);
+}

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
@@ -77,12 +78,32 @@ bool write_all(SSL* ssl, const std::string& s) {
 
 struct TlsFakeUpstream::Ctx {
   SSL_CTX* ctx = nullptr;
+  bool upgrade_echo = false;
   ~Ctx() { SSL_CTX_free(ctx); }
 };
+
+namespace {
+
+// The far end of an upgrade tunnel: 101, then every byte back upper-cased until EOF.
+void echo_upgraded(SSL* ssl, std::string pending) {
+  if (!write_all(ssl, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
+    return;
+  char chunk[4096];
+  for (;;) {
+    for (auto& c : pending) c = char(std::toupper(static_cast<unsigned char>(c)));
+    if (!pending.empty() && !write_all(ssl, pending)) return;
+    int n = SSL_read(ssl, chunk, sizeof chunk);
+    if (n <= 0) return;
+    pending.assign(chunk, std::size_t(n));
+  }
+}
+
+}  // namespace
 
 TlsFakeUpstream::TlsFakeUpstream(TlsUpstreamOptions options) : ctx_(std::make_unique<Ctx>()) {
   std::signal(SIGPIPE, SIG_IGN);  // the test peers write with SSL_write on plain sockets
   ctx_->ctx = SSL_CTX_new(TLS_server_method());
+  ctx_->upgrade_echo = options.upgrade_echo;
   if (SSL_CTX_use_certificate_chain_file(ctx_->ctx, options.cert_file.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx_->ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
     throw std::runtime_error("TlsFakeUpstream: bad certificate or key");
@@ -153,6 +174,14 @@ void TlsFakeUpstream::serve(int fd) {
     std::string head, body, rest;
     while (!stopping_ && read_message(ssl, head, body, rest)) {
       ++requests_;
+      if (ctx_->upgrade_echo) {
+        {
+          std::lock_guard lock(mutex_);
+          head_ = head;
+        }
+        echo_upgraded(ssl, rest);
+        break;
+      }
       std::string reply = "tls-upstream sni=" + std::string(sni ? sni : "");
       {
         std::lock_guard lock(mutex_);

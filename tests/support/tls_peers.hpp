@@ -19,6 +19,9 @@ namespace ferry::test {
 struct TlsUpstreamOptions {
   std::string cert_file, key_file;
   std::string client_ca_file{};  ///< set: a client certificate from this CA is required
+  /// Answer the first request with 101 and then echo what comes, upper-cased, until the
+  /// proxy closes (an upgrade tunnel's far end).
+  bool upgrade_echo = false;
 };
 
 class TlsFakeUpstream {
