@@ -454,8 +454,8 @@ void Session::use_forwarded_client(std::string_view ip) {
 void Session::apply_route_stream_duration(const RouteAction::MaxStreamDuration& d) {
   auto& req = bufs_->req;
   std::optional<Duration> grpc;
-  if (d.grpc_timeout_header_max.count() >= 0 && req.has("grpc-timeout"))
-    grpc = router::parse_grpc_timeout(req.get("grpc-timeout"));
+  if (d.grpc_timeout_header_max.count() >= 0)
+    if (auto v = req.get("grpc-timeout"); !v.empty()) grpc = router::parse_grpc_timeout(v);
   const auto limit = router::stream_duration_limit(d, http_.max_stream_duration, grpc);
   // Envoy's hasGrpcContentType: exactly application/grpc, or application/grpc+<codec>.
   std::string_view type = req.get("content-type");

@@ -3,8 +3,8 @@
 // manager allows its type (403 otherwise), its Connection/Upgrade fields go upstream, and a
 // 101 answer turns the stream into a tunnel. Bytes then flow both ways, unparsed, until each
 // side has closed (a close is passed on as a half-close) or one fails; the connection ends
-// with the tunnel. The route timeout does not run (Envoy starts it when the request ends,
-// which an upgraded request never does); the stream idle timeout and max_stream_duration do.
+// with the tunnel. The route timeout covers the handshake only (it stops at the 101, as in
+// newer Envoy); the stream idle timeout and max_stream_duration cover the tunnel too.
 //
 // Thread-safety: a session runs on its worker's thread only; the two directions of a tunnel
 // are coroutines of that thread.

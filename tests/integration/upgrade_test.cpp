@@ -196,6 +196,14 @@ HttpOptions websocket_allowed() {
   return http;
 }
 
+/// Connects, sends kUpgradeRequest and requires the 101; `rest` gets what came behind its head.
+int open_tunnel(std::uint16_t port, std::string& rest) {
+  int fd = connect_to(port);
+  send_all(fd, kUpgradeRequest);
+  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  return fd;
+}
+
 bool contains_ci(std::string hay, std::string needle) {
   for (auto& c : hay) c = char(std::tolower(static_cast<unsigned char>(c)));
   for (auto& c : needle) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -324,10 +332,8 @@ TEST_CASE("upgrade: the route timeout does not cut a tunnel, the stream idle tim
   Router r;
   r.virtual_host("*").route(match::prefix("/")).to("backend").timeout(200ms);
   Proxy proxy({cluster_to("backend", {up.port()})}, std::move(r), http);
-  int fd = connect_to(proxy.port());
-  send_all(fd, kUpgradeRequest);
   std::string rest;
-  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  int fd = open_tunnel(proxy.port(), rest);
   std::this_thread::sleep_for(350ms);  // past the route timeout
   send_all(fd, "ping");
   CHECK(read_some_bytes(fd, 4) == "PING");
@@ -380,10 +386,8 @@ TEST_CASE("upgrade: filters see the 101 as not ending the stream, and the tunnel
   FilterChain chain;
   chain.add<EndWatcher>(&seen);
   Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), websocket_allowed(), std::move(chain));
-  int fd = connect_to(proxy.port());
-  send_all(fd, kUpgradeRequest);
   std::string rest;
-  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  int fd = open_tunnel(proxy.port(), rest);
   CHECK(seen.header_end_stream.load() == 0);
   CHECK(seen.completed.load() == 0);
   ::shutdown(fd, SHUT_WR);
@@ -397,10 +401,8 @@ TEST_CASE("upgrade: filters see the 101 as not ending the stream, and the tunnel
 TEST_CASE("upgrade: a drain lets a tunnel run until the drain timeout and then ends it", "[integration][upgrade]") {
   UpgradeUpstream up;
   Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), websocket_allowed());
-  int fd = connect_to(proxy.port());
-  send_all(fd, kUpgradeRequest);
   std::string rest;
-  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  int fd = open_tunnel(proxy.port(), rest);
   auto start = std::chrono::steady_clock::now();
   proxy.server.stop();  // drain_timeout is 2 s in the fixture
   send_all(fd, "still");
@@ -441,10 +443,8 @@ TEST_CASE("upgrade: decided before the filters run and routed with its upgrade f
 TEST_CASE("upgrade: a tunnel carries more than its buffers hold both ways at once", "[integration][upgrade]") {
   UpgradeUpstream up;
   Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), websocket_allowed());
-  int fd = connect_to(proxy.port());
-  send_all(fd, kUpgradeRequest);
   std::string rest;
-  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  int fd = open_tunnel(proxy.port(), rest);
   constexpr std::size_t kTotal = 4 << 20;  // far past the 16 KiB and 128 KiB stream buffers
   std::thread writer([fd] {
     std::string block(64 * 1024, 'a');
@@ -469,10 +469,8 @@ TEST_CASE("upgrade: a tunnel to a TLS upstream", "[integration][upgrade][tls]") 
   t.common_tls_context.validation_context.trusted_ca.filename = pki.ca_file();
   c.tls = t;
   Proxy proxy({c}, route_all("tls_backend"), websocket_allowed());
-  int fd = connect_to(proxy.port());
-  send_all(fd, kUpgradeRequest);
   std::string rest;
-  REQUIRE(read_head(fd, rest).rfind("HTTP/1.1 101", 0) == 0);
+  int fd = open_tunnel(proxy.port(), rest);
   send_all(fd, "through tls");
   CHECK(rest + read_some_bytes(fd, 11 - rest.size()) == "THROUGH TLS");
   CHECK(contains_ci(up.last_head(), "\r\nupgrade: websocket\r\n"));
