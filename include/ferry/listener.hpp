@@ -62,6 +62,11 @@ struct HttpOptions {
   /// (http1.requests_rejected_with_underscores_in_headers, http1.dropped_headers_with_underscores).
   enum class HeadersWithUnderscores : std::uint8_t { allow, reject_request, drop_header };
   HeadersWithUnderscores headers_with_underscores_action = HeadersWithUnderscores::allow;
+  /// Envoy's http_protocol_options.allow_absolute_url: absolute-form request targets
+  /// ("GET http://host/path HTTP/1.1", what clients send to a forward proxy) are taken, the
+  /// URL's authority replacing Host and its path becoming the path. When false, such a
+  /// request is answered 404 (absolute_path_rejected, downstream_rq_non_relative_path).
+  bool allow_absolute_url = true;
   /// Envoy's upgrade_configs: upgrades (WebSocket...) allowed on every route unless a route
   /// says otherwise (RouteAction::upgrade_configs). An upgrade request that is not allowed
   /// is answered 403 (downstream_rq_ws_on_non_ws_route); an allowed one that the upstream

@@ -179,6 +179,13 @@ bool check_fixed(const char* p, const char* end, const char (&pattern)[N], http:
   return have == n;
 }
 
+constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+/// RFC 3986 authority bytes (reg-name or IP literal, port), without '@': no userinfo.
+constexpr bool is_authority_char(char c) noexcept {
+  return is_alpha(c) || is_digit(c) || std::string_view("-._~!$&'()*+,;=:[]%").find(c) != std::string_view::npos;
+}
+
 inline std::string_view shift(std::string_view v, const char* old_base, const char* new_base,
                               std::size_t len) noexcept {
   if (v.data() >= old_base && v.data() < old_base + len)
@@ -252,6 +259,8 @@ void Decoder<isRequest>::reset_head() noexcept {
   connection_tokens_ = 0;
   too_many_ = bad_te_ = close_ = keep_alive_ = te_chunked_ = rejected_underscore_ = false;
   dropped_underscores_ = 0;
+  bad_target_ = 0;
+  absolute_authority_ = {};
 }
 
 // The head is parsed once it is all there. A first attempt walks what has arrived (a head
@@ -355,12 +364,8 @@ const char* Decoder<isRequest>::parse_start_line(const char* p, const char* end,
       if (!check_fixed(p, end, "HTTP/#.#\r\n", http::error::bad_version, ec)) return nullptr;
       version = parse_version(p);
     }
-    // Origin form ("/path") and asterisk form ("OPTIONS *") only: an absolute URL would let
-    // the target and Host disagree about where the request goes.
-    if (target_v[0] != '/' && target_v != "*") {
-      ec = http::error::bad_target;
+    if (target_v[0] != '/' && !parse_target(method_v, target_v, ec)) [[unlikely]]
       return nullptr;
-    }
     version_ = version;
     headers_.set_request_line(method_v, target_v, version);
     return p + 10;
@@ -395,6 +400,63 @@ const char* Decoder<isRequest>::parse_start_line(const char* p, const char* end,
     headers_.set_version(version);
     return p + 2;
   }
+}
+
+// A target other than origin form: "OPTIONS *", or absolute form (RFC 9112 3.2.2), which
+// clients send to a forward proxy. As Envoy does: the URL needs a scheme (http or https) and
+// an authority; its path part (or "/" when it has none) becomes the path, and the authority
+// replaces Host at the end of the head, so the target and Host can never disagree about
+// where the request goes. Authority-form (CONNECT) is refused.
+template <bool isRequest>
+bool Decoder<isRequest>::parse_target(std::string_view method, std::string_view& target, Err& ec) {
+  if (target == "*" && method == "OPTIONS") return true;
+  if (!absolute_urls_ && method != "CONNECT") {
+    info_.non_relative_path = true;  // kept as the path; the session answers 404
+    return true;
+  }
+  auto refuse = [&](std::uint8_t why) {
+    bad_target_ = why;
+    ec = http::error::bad_target;
+    return false;
+  };
+  if (method == "CONNECT") return refuse(1);
+  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://"
+  std::size_t colon = 0;
+  while (colon < target.size() && (is_alpha(target[colon]) || (colon > 0 && (is_digit(target[colon]) ||
+                                                                             target[colon] == '+' || target[colon] == '-' ||
+                                                                             target[colon] == '.'))))
+    ++colon;
+  if (colon == 0 || target.substr(colon, 3) != "://") return refuse(1);
+  std::string_view scheme = target.substr(0, colon);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return refuse(2);
+  std::string_view rest = target.substr(colon + 3);
+  std::size_t end = 0;
+  while (end < rest.size() && is_authority_char(rest[end])) ++end;
+  // An empty authority, userinfo ("u@h", which RFC 9110 4.2.4 forbids for http) or a
+  // fragment has no place in a request target.
+  if (end == 0 || (end < rest.size() && rest[end] != '/' && rest[end] != '?')) return refuse(1);
+  absolute_authority_ = rest.substr(0, end);
+  info_.absolute_url = true;
+  std::string_view path = rest.substr(end);
+  if (path.empty()) path = "/";
+  if (path[0] != '/') info_.non_relative_path = true;  // "http://h?q": Envoy's 404 as well
+  target = path;
+  return true;
+}
+
+// Host becomes the absolute URL's authority (RFC 9112 3.2.2: a proxy ignores the Host that
+// came and generates one from the target). The view points into the head, so rebase()
+// moves it with the fields.
+template <bool isRequest>
+void Decoder<isRequest>::apply_absolute_authority() {
+  for (auto& e : headers_.entries()) {
+    if (e.name.size() == 4 && iequals(e.name, "host")) {
+      e.value = absolute_authority_;
+      return;
+    }
+  }
+  headers_.append_view("host", absolute_authority_);
+  info_.host_count = 1;
 }
 
 // Inlined into parse_head(), its only caller: a call per field costs more than the body.
@@ -690,10 +752,12 @@ void Decoder<isRequest>::finish_head(Err& ec) {
   if constexpr (isRequest) {
     // RFC 9112 3.2: a 1.1 request needs exactly one Host; two Hosts would let routing and
     // the upstream disagree.
-    if (info_.host_count > 1 || (info_.host_count == 0 && version_ >= 11)) {
+    if (info_.host_count > 1 || (info_.host_count == 0 && version_ >= 11 && !info_.absolute_url)) {
       ec = http::error::bad_field;
       return;
     }
+    if (info_.absolute_url) [[unlikely]]
+      apply_absolute_authority();
   }
   if ((connection_named_count_ | underscores_) != 0) [[unlikely]] {
     remove_fields(ec);
@@ -911,6 +975,8 @@ DecodeError Decoder<isRequest>::error_for(const error_code& ec) const {
   if (ec == http::error::header_limit || too_many_) return {431, "http1.headers_too_large"};
   if (rejected_underscore_) return {400, "http1.unexpected_underscore"};
   if (bad_te_) return {501, "http1.invalid_transfer_encoding"};
+  if (bad_target_ == 1) return {400, "http1.invalid_url"};
+  if (bad_target_ == 2) return {400, "http1.invalid_scheme"};
   return {400, "http1.codec_error"};
 }
 

@@ -67,6 +67,14 @@ struct HeadInfo {
   std::uint32_t xfp_at = 0;
   std::uint32_t request_id_at = 0;
   bool forwarding_many = false;
+  /// Requests: the target was neither origin form ("/...") nor "OPTIONS *", and was kept
+  /// as the path: absolute-form with absolute URLs not allowed, or an absolute URL whose
+  /// path part does not start with '/' ("http://h?q"). Envoy answers 404
+  /// absolute_path_rejected.
+  bool non_relative_path = false;
+  /// Requests: the target came in absolute form ("http://h/p"); Host now holds its
+  /// authority and the path its path part.
+  bool absolute_url = false;
 };
 
 template <bool isRequest>
@@ -104,6 +112,10 @@ class Decoder {
   /// Fields dropped for an underscore in their name, and whether one refused the request.
   std::uint32_t dropped_underscores() const noexcept { return dropped_underscores_; }
   bool rejected_underscore() const noexcept { return rejected_underscore_; }
+  /// Absolute-form targets ("GET http://h/p HTTP/1.1", Envoy's allow_absolute_url, on by
+  /// default): the URL's authority replaces Host (RFC 9112 3.2.2) and its path becomes the
+  /// path. When off, such a target is kept as the path (HeadInfo::non_relative_path).
+  void absolute_urls(bool allow) noexcept { absolute_urls_ = allow; }
   /// The message has no body whatever its head says (a response to HEAD). Before feed().
   void skip(bool v) noexcept { skip_body_ = v; }
 
@@ -132,6 +144,8 @@ class Decoder {
   using Err = http::error;  // {} = no error
   std::size_t parse_head(const char* data, std::size_t size, Err& ec);
   const char* parse_start_line(const char* p, const char* end, Err& ec);
+  bool parse_target(std::string_view method, std::string_view& target, Err& ec);
+  void apply_absolute_authority();
   void on_field(std::string_view name, std::string_view value, Err& ec);
   void finish_head(Err& ec);
   void remove_fields(Err& ec);
@@ -158,6 +172,11 @@ class Decoder {
   bool keep_envoy_ = false;
   bool bad_te_ = false;
   bool rejected_underscore_ = false;
+  bool absolute_urls_ = true;
+  /// Why a request target was refused: 1 not a URL (http1.invalid_url), 2 a scheme other
+  /// than http or https (http1.invalid_scheme).
+  std::uint8_t bad_target_ = 0;
+  std::string_view absolute_authority_{};
   std::uint8_t underscores_ = 0;
   std::uint32_t dropped_underscores_ = 0;
   bool close_ = false;       // Connection or Proxy-Connection: close

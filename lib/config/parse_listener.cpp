@@ -56,10 +56,11 @@ constexpr std::string_view kHcmFields[] = {
     "path_with_escaped_slashes_action", "forward_client_cert_details", "set_current_client_cert_details",
     "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation", "via",
     "xff_num_trusted_hops", "skip_xff_append", "preserve_external_request_id", "always_set_request_id_in_response",
-    "strip_trailing_host_dot", "append_x_forwarded_port", "scheme_header_transformation", "upgrade_configs"};
+    "strip_trailing_host_dot", "append_x_forwarded_port", "scheme_header_transformation", "upgrade_configs",
+    "http_protocol_options"};
 constexpr std::string_view kSchemeTransformationFields[] = {"scheme_to_overwrite", "match_upstream"};
 constexpr std::string_view kHcmNotYet[] = {
-    "rds", "scoped_routes", "http_protocol_options", "http2_protocol_options",
+    "rds", "scoped_routes", "http2_protocol_options",
     "http3_protocol_options", "access_log_options",
     "path_normalization_options",
     "original_ip_detection_extensions", "proxy_100_continue", "request_id_extension", "local_reply_config",
@@ -112,6 +113,17 @@ void parse_hcm_protocol_options(Context& ctx, const Field& f, HttpOptions& http)
     http.headers_with_underscores_action = *a == "REJECT_REQUEST" ? U::reject_request
                                            : *a == "DROP_HEADER"  ? U::drop_header
                                                                   : U::allow;
+}
+
+// Envoy's Http1ProtocolOptions for the downstream side.
+void parse_hcm_http1_options(Context& ctx, const Field& f, HttpOptions& http) {
+  static constexpr std::string_view kFields[] = {"allow_absolute_url"};
+  static constexpr std::string_view kNotYet[] = {
+      "accept_http_10", "default_host_for_http_10", "header_key_format", "enable_trailers",
+      "allow_chunked_length", "override_stream_error_on_invalid_http_message", "send_fully_qualified_url",
+      "use_balsa_parser", "allow_custom_methods"};
+  Object o(ctx, f, {kFields, kNotYet});
+  set_if(read_bool(ctx, o.get("allow_absolute_url")), http.allow_absolute_url);
 }
 
 // The router must be there, and last (it is the terminal filter); the filters before it
@@ -245,6 +257,7 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   set_if(read_duration(ctx, o.get("drain_timeout")), http.drain_timeout);
   set_if(read_uint(ctx, o.get("max_request_headers_kb"), 1, 8192), http.max_request_headers_kb);
   parse_hcm_protocol_options(ctx, o.get("common_http_protocol_options"), http);
+  parse_hcm_http1_options(ctx, o.get("http_protocol_options"), http);
   static constexpr std::string_view kHcmUpgradeNotYet[] = {"filters"};
   http.upgrade_configs = parse_upgrade_configs(ctx, o.get("upgrade_configs"), kHcmUpgradeNotYet);
   parse_hcm_normalization(ctx, o, http);

@@ -240,6 +240,7 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
   // With internal ranges, x-envoy-* fields wait until the request is known internal or not.
   dec.keep_envoy_headers(!listener_.internal_ranges.empty());
   dec.underscores(std::uint8_t(http_.headers_with_underscores_action));
+  dec.absolute_urls(http_.allow_absolute_url);
   count_stream_start();
   if (!co_await read_request_head(dec)) co_return Outcome::close;
   count_request();
@@ -264,6 +265,11 @@ asio::awaitable<Session::Outcome> Session::serve_stream() {
     apply_connection_limits();
   request_complete_ = dec.is_done();
   if (request_complete_) mark_request_done();
+  if (dec.info().non_relative_path) [[unlikely]] {
+    // Envoy routes origin-form paths only.
+    stats::bump(*http_stats_->rq_non_relative_path);
+    co_return co_await local_reply(404, "", kNoFlags, "absolute_path_rejected");
+  }
   prepare_upstream_headers(dec.info());
   // Host and path normalisation come before the filters, so filters and routes judge the
   // same request (and that request is what goes upstream).

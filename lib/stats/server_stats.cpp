@@ -89,6 +89,7 @@ void ServerStats::add_listener(std::size_t index, const std::string& stat_prefix
   ids.ws_on_non_ws_route = s.add(p + "downstream_rq_ws_on_non_ws_route", StatType::counter);
   ids.cx_upgrades_total = s.add(p + "downstream_cx_upgrades_total", StatType::counter);
   ids.cx_upgrades_active = s.add(p + "downstream_cx_upgrades_active", StatType::gauge);
+  ids.rq_non_relative_path = s.add(p + "downstream_rq_non_relative_path", StatType::counter);
   // Envoy roots its HTTP/1 codec stats at http1., shared by every connection manager.
   ids.dropped_underscores = s.add("http1.dropped_headers_with_underscores", StatType::counter);
   ids.rejected_underscores = s.add("http1.requests_rejected_with_underscores_in_headers", StatType::counter);
@@ -159,6 +160,7 @@ void WorkerStats::resolve(const ServerStats& ids, unsigned index) {
     v.ws_on_non_ws_route = at(h.ws_on_non_ws_route);
     v.cx_upgrades_total = at(h.cx_upgrades_total);
     v.cx_upgrades_active = at(h.cx_upgrades_active);
+    v.rq_non_relative_path = at(h.rq_non_relative_path);
     http.push_back(v);
   }
 }

@@ -60,7 +60,7 @@ inline int code_class(int status) noexcept { return status >= 100 && status < 60
 struct HttpStatIds {
   std::uint32_t rq_total, rq_active, rq_xx[5], rq_time, cx_total, cx_active, cx_length_ms, cx_destroy,
       cx_max_requests_reached, cx_max_duration_reached, rq_max_duration_reached, dropped_underscores,
-      rejected_underscores, ws_on_non_ws_route, cx_upgrades_total, cx_upgrades_active;
+      rejected_underscores, ws_on_non_ws_route, cx_upgrades_total, cx_upgrades_active, rq_non_relative_path;
 };
 struct HttpStats {
   Slot* rq_total = nullptr;
@@ -79,6 +79,7 @@ struct HttpStats {
   Slot* ws_on_non_ws_route = nullptr;    ///< an upgrade no config allows (403)
   Slot* cx_upgrades_total = nullptr;
   Slot* cx_upgrades_active = nullptr;
+  Slot* rq_non_relative_path = nullptr;  ///< a target kept as a path not starting with '/' (404)
 };
 
 struct ListenerStatIds {

@@ -158,3 +158,55 @@ TEST_CASE("a Connection list longer than 32 tokens is refused", "[integration][e
   }
   CHECK(up.seen().size() == 1);
 }
+
+TEST_CASE("an absolute-form target routes and goes upstream by its own authority", "[integration][http1]") {
+  FakeUpstream api, other;
+  Router router;
+  router.virtual_host("api.example:8080").route(match::prefix("/")).to("api");
+  router.virtual_host("*").route(match::prefix("/")).to("other");
+  Proxy proxy({cluster_to("api", {api.port()}), cluster_to("other", {other.port()})}, std::move(router));
+  TestClient client(proxy.port());
+  // RFC 9112 3.2.2: the Host that came is ignored, and the URL's authority replaces it.
+  client.send("GET http://api.example:8080/v1/items?x=1 HTTP/1.1\r\nHost: elsewhere\r\n\r\n");
+  CHECK(client.read_response().status == 200);
+  client.send("GET HTTP://api.example:8080 HTTP/1.1\r\n\r\n");  // no Host, no path
+  CHECK(client.read_response().status == 200);
+  auto seen = api.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].target == "/v1/items?x=1");
+  CHECK(seen[0].header("host") == "api.example:8080");
+  CHECK(seen[1].target == "/");
+  CHECK(seen[1].header("host") == "api.example:8080");
+  CHECK(other.requests() == 0);
+}
+
+TEST_CASE("targets that are not origin form are refused as Envoy refuses them", "[integration][errors][http1]") {
+  FakeUpstream up;
+  SECTION("without absolute URLs: 404 absolute_path_rejected, counted") {
+    HttpOptions http;
+    http.allow_absolute_url = false;
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    TestClient client(proxy.port());
+    client.send("GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto r = client.read_response();
+    CHECK(r.status == 404);
+    CHECK(r.keep_alive);
+    CHECK(client.request("GET", "/", {{"host", "a"}}).status == 200);  // the connection goes on
+    CHECK(proxy.server.stats().counter_value("http.ingress_http.downstream_rq_non_relative_path") == 1);
+    CHECK(up.requests() == 1);
+  }
+  SECTION("with them: a bad URL or scheme is a 400 that reaches nobody") {
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+    for (const char* req : {"GET ftp://a/x HTTP/1.1\r\nHost: a\r\n\r\n", "GET http://u@a/x HTTP/1.1\r\nHost: a\r\n\r\n",
+                            "GET * HTTP/1.1\r\nHost: a\r\n\r\n", "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"}) {
+      INFO(req);
+      TestClient client(proxy.port());
+      client.send(req);
+      CHECK(client.read_response().status == 400);
+    }
+    TestClient client(proxy.port());
+    client.send("GET http://a?q HTTP/1.1\r\n\r\n");  // a URL whose path is not one
+    CHECK(client.read_response().status == 404);
+    CHECK(up.requests() == 0);
+  }
+}

@@ -166,6 +166,13 @@ std::vector<Case> request_corpus() {
       {"hop-by-hop and x-envoy dropped, expect recorded",
        "GET / HTTP/1.1\r\n" + kHost + "TE: trailers\r\nTrailer: x\r\nUpgrade: h2c\r\nKeep-Alive: 5\r\n"
        "X-Envoy-Retry-On: 5xx\r\nx-envoyish: kept\r\nExpect: 100-Continue\r\n\r\n"},
+      // Absolute form (RFC 9112 3.2.2): the URL's authority replaces Host.
+      {.name = "absolute-form target",
+       .bytes = "GET http://evil:8080/a?b HTTP/1.1\r\nHost: other\r\nx: y\r\n\r\n",
+       .head = "GET /a?b 11\nHost=evil:8080\nx=y\n"},
+      {.name = "absolute-form target without Host or path",
+       .bytes = "GET HTTPS://[::1]:9 HTTP/1.1\r\nx: y\r\n\r\n",
+       .head = "GET / 11\nx=y\nhost=[::1]:9\n"},
       // Rejections.
       {"CL then TE", "POST / HTTP/1.1\r\n" + kHost + "content-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n", true, false, 400},
       {"TE then CL", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n0\r\n\r\n", true, false, 400},
@@ -179,8 +186,13 @@ std::vector<Case> request_corpus() {
       {"TE chunked twice in a list", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked, chunked\r\n\r\n", true, false, 501},
       {"TE chunked twice", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n", true, false, 400},
       {"TE not a token list", "POST / HTTP/1.1\r\n" + kHost + "transfer-encoding: chunked@\r\n\r\n", true, false, 501},
-      {"absolute-form target", "GET http://evil/ HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
       {"authority-form target", "CONNECT h:443 HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
+      {"asterisk form with GET", "GET * HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
+      {"target neither a path nor a URL", "GET evil HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
+      {"absolute URL of another scheme", "GET ftp://h/ HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
+      {"absolute URL with userinfo", "GET http://u@evil/ HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
+      {"absolute URL without authority", "GET http:///a HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
+      {"absolute URL with a fragment", "GET http://h#f HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
       {"CTL in target", "GET /a\x01 HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
       {"method not a token", "G(T / HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
       {"two spaces", "GET  / HTTP/1.1\r\n" + kHost + "\r\n", true, false, 400},
@@ -429,6 +441,47 @@ TEST_CASE("each rejection answers its status", "[codec]") {
   auto e = dec.error_for(ec);
   CHECK(e.status == 501);
   CHECK(e.detail == "http1.invalid_transfer_encoding");
+}
+
+TEST_CASE("request targets other than origin form", "[codec]") {
+  RequestHeaders headers;
+  Pieces pieces;
+  std::string head;  // the header views point into it
+  auto decode_head = [&](std::string bytes, bool allow_absolute, error_code& ec) {
+    head = std::move(bytes);
+    RequestDecoder dec(headers, pieces, kMaxBytes, kMaxHeaders);
+    dec.absolute_urls(allow_absolute);
+    dec.feed(head.data(), head.size(), ec);
+    return std::pair{dec.info(), std::string(ec ? dec.error_for(ec).detail : "")};
+  };
+  error_code ec;
+  SECTION("refusals name what was wrong") {
+    CHECK(decode_head("GET ftp://h/ HTTP/1.1\r\nhost: h\r\n\r\n", true, ec).second == "http1.invalid_scheme");
+    CHECK(decode_head("GET evil HTTP/1.1\r\nhost: h\r\n\r\n", true, ec).second == "http1.invalid_url");
+    CHECK(decode_head("CONNECT h:443 HTTP/1.1\r\nhost: h\r\n\r\n", false, ec).second == "http1.invalid_url");
+  }
+  SECTION("an absolute URL whose path part is a query is kept for the 404") {
+    auto [info, detail] = decode_head("GET http://h?q HTTP/1.1\r\n\r\n", true, ec);
+    CHECK(!ec);
+    CHECK(info.absolute_url);
+    CHECK(info.non_relative_path);
+    CHECK(headers.path() == "?q");
+    CHECK(headers.authority() == "h");
+  }
+  SECTION("with absolute URLs off the target is kept as the path") {
+    auto [info, detail] = decode_head("GET http://evil/a HTTP/1.1\r\nhost: h\r\n\r\n", false, ec);
+    CHECK(!ec);
+    CHECK(!info.absolute_url);
+    CHECK(info.non_relative_path);
+    CHECK(headers.path() == "http://evil/a");
+    CHECK(headers.authority() == "h");
+  }
+  SECTION("origin form and OPTIONS * are relative") {
+    auto [info, detail] = decode_head("OPTIONS * HTTP/1.1\r\nhost: h\r\n\r\n", false, ec);
+    CHECK(!ec);
+    CHECK(!info.non_relative_path);
+    CHECK(!decode_head("GET /a HTTP/1.1\r\nhost: h\r\n\r\n", true, ec).first.non_relative_path);
+  }
 }
 
 TEST_CASE("a chunk size just below 2^63 is accepted", "[codec]") {

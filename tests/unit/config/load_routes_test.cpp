@@ -461,6 +461,15 @@ TEST_CASE("config routes: the HCM's connection limits and underscore action", "[
   CHECK(p[0].find(kHcm + ".common_http_protocol_options.headers_with_underscores_action") == 0);
 }
 
+TEST_CASE("config routes: the HCM's HTTP/1 options", "[config][routes]") {
+  CHECK(loaded(bootstrap(kDefaultRoutes, kDefaultClusters, "")).listeners.at(0).options.http.allow_absolute_url);
+  auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "http_protocol_options": {"allow_absolute_url": false})"));
+  CHECK_FALSE(b.listeners.at(0).options.http.allow_absolute_url);
+  auto p = problems_of(bootstrap(kDefaultRoutes, kDefaultClusters, R"(, "http_protocol_options": {"accept_http_10": true})"));
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].find(kHcm + ".http_protocol_options.accept_http_10") == 0);
+}
+
 TEST_CASE("config routes: scheme_header_transformation", "[config][routes]") {
   auto b = loaded(bootstrap(kDefaultRoutes, kDefaultClusters,
                             R"(, "scheme_header_transformation": {"scheme_to_overwrite": "https"})"));
