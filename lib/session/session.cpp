@@ -163,13 +163,19 @@ asio::awaitable<void> Session::run() {
     auto outcome = co_await serve_stream();
     stream_deadline_ = Clock::time_point::max();
     count_stream_end();
-    if (outcome == Outcome::close) break;
+    if (outcome == Outcome::close) {
+      // A request body not read to its end, or requests pipelined behind this one.
+      linger_ = bufs_ && ((!request_complete_ && !bufs_->req_head.empty()) || !bufs_->in.empty());
+      break;
+    }
   }
   // An idle connection closed by what was left of max_connection_duration.
   if (fired_ == Timeout::idle && http_stats_ && past_max_duration()) [[unlikely]]
     stats::bump(*http_stats_->cx_max_duration_reached);
   error_code ec;
   timer_.cancel();
+  if (linger_ && !tls_) [[unlikely]]
+    co_await linger();
   // close() sends the FIN by itself; a TLS connection says close_notify first.
   if (tls_) {
     tls_->shutdown();

@@ -199,6 +199,9 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   bool accept_upgrade(const codec::HeadInfo& info);
   /// The upstream said 101: its head goes to the client, then bytes flow both ways.
   asio::awaitable<Outcome> tunnel(std::string_view upgrade);
+  /// Envoy's delayed close: FIN sent, what the client still sends read and dropped until it
+  /// closes or kLingerTime passes (see session_io.cpp).
+  asio::awaitable<void> linger();
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, detail::ReadBuffer& buf, std::uint64_t& moved);
 
   // Stats (session_stats.cpp): a few adds into this worker's own slots per request.
@@ -337,6 +340,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   bool keep_alive_ = true;
   bool response_started_ = false;
   bool request_complete_ = false;
+  bool linger_ = false;  ///< the connection closes with client bytes unread
 
   // Per-stream facts for filters and (later) access logs.
   std::uint32_t flags_ = 0;

@@ -10,6 +10,8 @@
 // moves earlier than the armed time, and when it fires early it re-arms itself to the
 // current earliest deadline. Busy connections therefore touch the timer queue rarely.
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <openssl/ssl.h>
@@ -113,6 +115,33 @@ asio::awaitable<error_code> Session::write_all(tcp::socket& s, std::span<asio::c
     if (wec) co_return wec;
   }
   co_return ec;
+}
+
+// Closing a socket whose receive queue holds unread bytes makes the kernel send a reset,
+// and a reset can make the client drop the response it has not read yet (or fail the
+// upload it is still writing before it ever reads the answer). So when ferry answers
+// before the request is all in (a 404 or 413 on an upload, a malformed request, requests
+// pipelined behind a Connection: close), it sends its FIN and reads and drops what comes
+// until the client closes, as Envoy's delayed close (delayed_close_timeout, 1 s) and
+// nginx's lingering close do. A connection that closes with nothing unread skips this.
+asio::awaitable<void> Session::linger() {
+  using namespace boost::asio::experimental::awaitable_operators;
+  constexpr auto kLingerTime = std::chrono::seconds(1);
+  error_code ec;
+  down_.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  auto drain = [this]() -> asio::awaitable<void> {
+    bufs_->in.consume(bufs_->in.size());
+    for (;;) {
+      std::size_t room = 0;
+      char* p = bufs_->in.space(room);
+      if (room == 0) co_return;
+      auto [rec, n] = co_await down_.async_read_some(asio::buffer(p, room), token);
+      if (rec) co_return;  // the client's FIN (or a reset): done
+    }
+  };
+  asio::steady_timer limit(down_.get_executor(), kLingerTime);
+  co_await (drain() || limit.async_wait(token));
 }
 
 // --- TLS --------------------------------------------------------------------------------

@@ -210,3 +210,30 @@ TEST_CASE("targets that are not origin form are refused as Envoy refuses them", 
     CHECK(up.requests() == 0);
   }
 }
+
+TEST_CASE("an answer sent before the request body is all in still reaches the client", "[integration][errors][http1]") {
+  FakeUpstream up;
+  Router router;
+  router.virtual_host("*").route(match::prefix("/api")).to("backend");
+  Proxy proxy({cluster_to("backend", {up.port()})}, std::move(router));
+  const std::string body(4 << 20, 'x');
+  SECTION("a 404 to an upload: the client finishes writing, then reads it") {
+    TestClient client(proxy.port());
+    // Without the delayed close the unread upload makes ferry's close a reset, and the
+    // client's write fails before it ever reads the answer.
+    REQUIRE_NOTHROW(client.send("POST /nothing HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+                                "\r\n\r\n" + body));
+    CHECK(client.read_response().status == 404);
+    CHECK(client.closed_by_peer());
+    CHECK(up.requests() == 0);
+  }
+  SECTION("requests pipelined behind a Connection: close are dropped without a reset") {
+    TestClient client(proxy.port());
+    client.send("GET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /api HTTP/1.1\r\nHost: a\r\n\r\n" + body);
+    auto r = client.read_response();
+    CHECK(r.status == 200);
+    CHECK(r.body == "ok");
+    CHECK(client.closed_by_peer());
+    CHECK(up.requests() == 1);
+  }
+}
