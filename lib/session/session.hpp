@@ -174,7 +174,13 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// The policy wants a retry: the cluster's max_retries / retry budget must allow it
   /// (upstream_rq_retry_overflow when not).
   bool may_retry(upstream::StreamBreaker* breaker) noexcept;
-  enum class SendResult : std::uint8_t { sent, upstream_failed, upstream_failed_retryable, downstream_failed, bad_request };
+  /// `answered`: the upstream answered (or closed) before the request body was all sent.
+  enum class SendResult : std::uint8_t {
+    sent, answered, upstream_failed, upstream_failed_retryable, downstream_failed, bad_request
+  };
+  /// Writes request body bytes upstream; returns {error, answered} where answered means the
+  /// upstream had something to say while it was not taking more (see session_io.cpp).
+  asio::awaitable<std::pair<error_code, bool>> write_body_upstream(std::span<asio::const_buffer> bufs);
   asio::awaitable<SendResult> send_request(codec::RequestDecoder& dec);
   /// Reads the rest of a Content-Length body into the arena so that it can be sent again.
   asio::awaitable<SendResult> buffer_request_body(codec::RequestDecoder& dec);

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <cstring>
 #include <utility>
@@ -115,6 +116,41 @@ asio::awaitable<error_code> Session::write_all(tcp::socket& s, std::span<asio::c
     if (wec) co_return wec;
   }
   co_return ec;
+}
+
+// While an upstream takes no more body bytes, ferry also watches it for an answer: an
+// upstream that refuses an upload (413, 401) often answers after the head and stops reading,
+// and waiting only for writability would stall until a timeout. An interim 1xx is not an
+// answer (the body is still wanted): the wait then goes on for writability alone.
+asio::awaitable<std::pair<error_code, bool>> Session::write_body_upstream(std::span<asio::const_buffer> bufs) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  auto& s = up_->sock;
+  error_code ec;
+  if (up_->tls) [[unlikely]]
+    co_return std::pair{co_await write_all(s, bufs), false};
+  bool watch_read = true;
+  while (!write_now(s, bufs, ec)) {
+    if (!watch_read) {
+      auto [wec] = co_await s.async_wait(tcp::socket::wait_write, token);
+      if (wec) co_return std::pair{wec, false};
+      continue;
+    }
+    auto r = co_await (s.async_wait(tcp::socket::wait_write, token) || s.async_wait(tcp::socket::wait_read, token));
+    if (r.index() == 1) {
+      char peek[12];
+      auto n = ::recv(s.native_handle(), peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+      bool interim = n == ssize_t(sizeof peek) && std::memcmp(peek, "HTTP/1.", 7) == 0 && peek[9] == '1';
+      if (!interim) {
+        expect_eof(s);  // the read that takes the answer tries its recv first
+        co_return std::pair{error_code{}, true};
+      }
+      watch_read = false;
+      continue;
+    }
+    auto [wec] = std::get<0>(r);
+    if (wec) co_return std::pair{wec, false};
+  }
+  co_return std::pair{ec, false};
 }
 
 // Closing a socket whose receive queue holds unread bytes makes the kernel send a reset,

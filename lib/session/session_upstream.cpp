@@ -121,7 +121,7 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
     }
     if (sent == SendResult::upstream_failed || sent == SendResult::upstream_failed_retryable)
       report_outlier(cluster, *host, worker_.index(), upstream::LocalOrigin::connect_failed);
-    if (sent != SendResult::sent) co_return co_await send_failed(sent, dec);
+    if (sent != SendResult::sent && sent != SendResult::answered) co_return co_await send_failed(sent, dec);
     Attempt attempt;
     attempt.breaker = &breaker;
     auto outcome = co_await relay_response(dec, route, idempotent ? can_retry : nullptr, attempt);
@@ -271,7 +271,12 @@ asio::awaitable<Session::SendResult> Session::send_request(codec::RequestDecoder
                                            asio::const_buffer(b.in.data(), used)};
     std::span<asio::const_buffer> pending(bufs);
     error_code wec;
-    if (!write_now(up_->sock, pending, wec)) wec = co_await write_all(up_->sock, pending);
+    bool answered = false;
+    if (!write_now(up_->sock, pending, wec)) std::tie(wec, answered) = co_await write_body_upstream(pending);
+    // An upstream that answers before the body is all in (413, 401...) and stops reading or
+    // closes: its answer goes to the client, and what is left of the body is not sent.
+    if (answered || (wec && !first && (wec == asio::error::broken_pipe || wec == asio::error::connection_reset)))
+      co_return SendResult::answered;
     if (wec) {
       if (fired_ != Timeout::none) co_return SendResult::downstream_failed;
       co_return (first && up_->reused) ? SendResult::upstream_failed_retryable : SendResult::upstream_failed;
@@ -441,7 +446,8 @@ asio::awaitable<Session::Outcome> Session::relay_response(codec::RequestDecoder&
       keep_alive_ = false;
     }
   }
-  if (worker_.draining()) keep_alive_ = false;
+  // The client's request body is not read to its end: this connection ends with the response.
+  if (worker_.draining() || !request_complete_) keep_alive_ = false;
   if (http_.max_connection_duration.count() > 0) [[unlikely]] close_if_past_max_duration();
   // Fields stay where the decoder put them unless response filters, the route's response
   // header edits or the removal of a second service-time field moved them.
@@ -536,7 +542,8 @@ asio::awaitable<Session::Outcome> Session::stream_response_body(codec::ResponseD
   }
   clear_hard_deadline();
   upstream_completed_ = true;
-  if (up_) finish_upstream(rdec.keep_alive() && ub.empty());
+  // A connection whose request was cut short cannot carry another one.
+  if (up_) finish_upstream(rdec.keep_alive() && ub.empty() && request_complete_);
   run_complete_filters();
   co_return keep_alive_ ? Outcome::keep_alive : Outcome::close;
 }

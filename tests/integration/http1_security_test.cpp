@@ -3,6 +3,12 @@
 // the client), and removing the chunked framing for an HTTP/1.0 client loses no byte.
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
 #include "integration/proxy_fixture.hpp"
 
 using namespace ferry;
@@ -235,5 +241,61 @@ TEST_CASE("an answer sent before the request body is all in still reaches the cl
     CHECK(r.body == "ok");
     CHECK(client.closed_by_peer());
     CHECK(up.requests() == 1);
+  }
+}
+
+namespace {
+// An upstream that answers as soon as a request head is in and then reads nothing more (as
+// a server refusing an upload does), holding the connection `hold` before closing it.
+class EarlyAnswerUpstream {
+ public:
+  explicit EarlyAnswerUpstream(std::string answer, std::chrono::milliseconds hold)
+      : answer_(std::move(answer)), hold_(hold) {
+    fd_ = listen_loopback(4, port_);
+    thread_ = std::thread([this] {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string head;
+      char ch;
+      while (head.find("\r\n\r\n") == std::string::npos && ::recv(c, &ch, 1, 0) == 1) head += ch;
+      [[maybe_unused]] auto n = ::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+      std::this_thread::sleep_for(hold_);
+      ::close(c);
+    });
+  }
+  ~EarlyAnswerUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::string answer_;
+  std::chrono::milliseconds hold_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+}  // namespace
+
+TEST_CASE("an upstream that refuses an upload early is heard", "[integration][http1]") {
+  const std::string body(32 << 20, 'x');  // more than the socket buffers on the way hold
+  const std::string request =
+      "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  for (auto hold : {std::chrono::milliseconds(3000), std::chrono::milliseconds(0)}) {
+    INFO("the upstream closes after " << hold.count() << " ms");
+    EarlyAnswerUpstream up("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig", hold);
+    Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
+    TestClient client(proxy.port());
+    auto start = std::chrono::steady_clock::now();
+    // Before, ferry waited for the upstream to take the body: until the upstream closed
+    // (then 502) or a timeout. Now the 413 comes back while the upload is still going.
+    REQUIRE_NOTHROW(client.send(request + body));
+    auto r = client.read_response();
+    CHECK(r.status == 413);
+    CHECK(r.body == "big");
+    CHECK_FALSE(r.keep_alive);  // the rest of the body was never read as a request
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
   }
 }
