@@ -174,7 +174,7 @@ asio::awaitable<void> Session::run() {
     stats::bump(*http_stats_->cx_max_duration_reached);
   error_code ec;
   timer_.cancel();
-  if (linger_ && !tls_) [[unlikely]]
+  if (linger_ && !tls_ && !closing_) [[unlikely]]  // not after a forced close: it must end now
     co_await linger();
   // close() sends the FIN by itself; a TLS connection says close_notify first.
   if (tls_) {

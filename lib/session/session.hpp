@@ -174,13 +174,18 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// The policy wants a retry: the cluster's max_retries / retry budget must allow it
   /// (upstream_rq_retry_overflow when not).
   bool may_retry(upstream::StreamBreaker* breaker) noexcept;
-  /// `answered`: the upstream answered (or closed) before the request body was all sent.
+  /// `answered`: the upstream answered (a final response that is not a 2xx) or closed
+  /// before the request body was all sent; the answer is read as the response.
   enum class SendResult : std::uint8_t {
     sent, answered, upstream_failed, upstream_failed_retryable, downstream_failed, bad_request
   };
-  /// Writes request body bytes upstream; returns {error, answered} where answered means the
-  /// upstream had something to say while it was not taking more (see session_io.cpp).
+  /// Writes request body bytes upstream, watching the upstream for an early answer while it
+  /// takes no more (session_io.cpp). Returns {error, answered}.
   asio::awaitable<std::pair<error_code, bool>> write_body_upstream(std::span<asio::const_buffer> bufs);
+  enum class Early : std::uint8_t { none, success, answer };
+  /// Reads what the upstream sent so far into the stream's upstream buffer and tells what
+  /// it is: nothing final yet (interim 1xx heads are skipped), a 2xx, or an answer.
+  Early take_early_answer();
   asio::awaitable<SendResult> send_request(codec::RequestDecoder& dec);
   /// Reads the rest of a Content-Length body into the arena so that it can be sent again.
   asio::awaitable<SendResult> buffer_request_body(codec::RequestDecoder& dec);

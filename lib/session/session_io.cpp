@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <cstring>
 #include <utility>
 
@@ -118,39 +120,64 @@ asio::awaitable<error_code> Session::write_all(tcp::socket& s, std::span<asio::c
   co_return ec;
 }
 
-// While an upstream takes no more body bytes, ferry also watches it for an answer: an
-// upstream that refuses an upload (413, 401) often answers after the head and stops reading,
-// and waiting only for writability would stall until a timeout. An interim 1xx is not an
-// answer (the body is still wanted): the wait then goes on for writability alone.
+// While the upstream takes no more request body, ferry also watches it for an answer: an
+// upstream that refuses an upload (413, 401...) often answers after the head and stops
+// reading, and waiting for writability alone would stall until a timeout. What came is
+// looked at before every wait (an edge spent while a write still went through, or one
+// that made both waits ready at once, would otherwise be missed). Interim 1xx heads are
+// kept for relay_response, which skips them; a 2xx lets the upload go on (the upstream
+// may still want the body) with the response read afterwards, as before.
 asio::awaitable<std::pair<error_code, bool>> Session::write_body_upstream(std::span<asio::const_buffer> bufs) {
   using namespace boost::asio::experimental::awaitable_operators;
   auto& s = up_->sock;
   error_code ec;
   if (up_->tls) [[unlikely]]
     co_return std::pair{co_await write_all(s, bufs), false};
-  bool watch_read = true;
+  bool watch = true;
   while (!write_now(s, bufs, ec)) {
-    if (!watch_read) {
+    if (watch) {
+      Early e = take_early_answer();
+      if (e == Early::answer) co_return std::pair{error_code{}, true};
+      watch = e == Early::none;
+    }
+    if (!watch) {
       auto [wec] = co_await s.async_wait(tcp::socket::wait_write, token);
       if (wec) co_return std::pair{wec, false};
       continue;
     }
     auto r = co_await (s.async_wait(tcp::socket::wait_write, token) || s.async_wait(tcp::socket::wait_read, token));
-    if (r.index() == 1) {
-      char peek[12];
-      auto n = ::recv(s.native_handle(), peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
-      bool interim = n == ssize_t(sizeof peek) && std::memcmp(peek, "HTTP/1.", 7) == 0 && peek[9] == '1';
-      if (!interim) {
-        expect_eof(s);  // the read that takes the answer tries its recv first
-        co_return std::pair{error_code{}, true};
-      }
-      watch_read = false;
-      continue;
-    }
-    auto [wec] = std::get<0>(r);
-    if (wec) co_return std::pair{wec, false};
+    auto [wec] = r.index() == 0 ? std::get<0>(r) : std::get<1>(r);
+    if (wec) co_return std::pair{wec, false};  // a timeout cancels both waits
   }
   co_return std::pair{ec, false};
+}
+
+Session::Early Session::take_early_answer() {
+  auto& ub = bufs_->up_in;
+  for (;;) {
+    std::size_t room = 0;
+    char* p = ub.space(room);
+    if (room == 0) break;
+    auto n = ::recv(up_->sock.native_handle(), p, room, MSG_DONTWAIT);
+    if (n > 0) {
+      ub.commit(std::size_t(n));
+      if (std::size_t(n) < room) break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return Early::answer;  // closed or reset: relay_response reads the end (or what came)
+  }
+  std::string_view v(ub.data(), ub.size());
+  std::size_t at = 0;
+  // "HTTP/1.1 100 ...": interim heads are skipped once complete.
+  while (v.size() - at >= 12 && v.compare(at, 7, "HTTP/1.") == 0 && v[at + 9] == '1') {
+    auto end = v.find("\r\n\r\n", at);
+    if (end == std::string_view::npos) return Early::none;
+    at = end + 4;
+  }
+  if (v.size() - at < 12) return Early::none;
+  return v.compare(at, 7, "HTTP/1.") == 0 && v[at + 9] == '2' ? Early::success : Early::answer;
 }
 
 // Closing a socket whose receive queue holds unread bytes makes the kernel send a reset,

@@ -273,9 +273,11 @@ asio::awaitable<Session::SendResult> Session::send_request(codec::RequestDecoder
     error_code wec;
     bool answered = false;
     if (!write_now(up_->sock, pending, wec)) std::tie(wec, answered) = co_await write_body_upstream(pending);
-    // An upstream that answers before the body is all in (413, 401...) and stops reading or
-    // closes: its answer goes to the client, and what is left of the body is not sent.
-    if (answered || (wec && !first && (wec == asio::error::broken_pipe || wec == asio::error::connection_reset)))
+    // An upstream that refuses an upload (413, 401...) answers after the head and stops
+    // reading, or closes (the answer is then in the socket ahead of the reset). Its answer
+    // goes to the client, and what is left of the body is not sent.
+    if (answered || (wec && (!first || !b.up_in.empty()) && fired_ == Timeout::none &&
+                     (wec == asio::error::broken_pipe || wec == asio::error::connection_reset)))
       co_return SendResult::answered;
     if (wec) {
       if (fired_ != Timeout::none) co_return SendResult::downstream_failed;

@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include "integration/proxy_fixture.hpp"
@@ -245,23 +248,15 @@ TEST_CASE("an answer sent before the request body is all in still reaches the cl
 }
 
 namespace {
-// An upstream that answers as soon as a request head is in and then reads nothing more (as
-// a server refusing an upload does), holding the connection `hold` before closing it.
+// An upstream that answers as soon as a request head is in. Then it reads nothing more (as
+// a server refusing an upload does) and holds the connection `hold` before closing it, or,
+// with `read_body`, reads the whole Content-Length body first and counts it.
 class EarlyAnswerUpstream {
  public:
-  explicit EarlyAnswerUpstream(std::string answer, std::chrono::milliseconds hold)
-      : answer_(std::move(answer)), hold_(hold) {
+  EarlyAnswerUpstream(std::string answer, std::chrono::milliseconds hold, bool read_body = false)
+      : answer_(std::move(answer)), hold_(hold), read_body_(read_body) {
     fd_ = listen_loopback(4, port_);
-    thread_ = std::thread([this] {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string head;
-      char ch;
-      while (head.find("\r\n\r\n") == std::string::npos && ::recv(c, &ch, 1, 0) == 1) head += ch;
-      [[maybe_unused]] auto n = ::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
-      std::this_thread::sleep_for(hold_);
-      ::close(c);
-    });
+    thread_ = std::thread([this] { serve(); });
   }
   ~EarlyAnswerUpstream() {
     ::shutdown(fd_, SHUT_RDWR);
@@ -269,33 +264,82 @@ class EarlyAnswerUpstream {
     thread_.join();
   }
   std::uint16_t port() const { return port_; }
+  std::size_t body_bytes() const { return body_bytes_.load(); }
 
  private:
+  void serve() {
+    int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    std::string head;
+    char ch;
+    while (head.find("\r\n\r\n") == std::string::npos && ::recv(c, &ch, 1, 0) == 1) head += ch;
+    [[maybe_unused]] auto n = ::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+    if (read_body_) {
+      auto at = head.find("Content-Length: ");
+      std::size_t want = at == std::string::npos ? 0 : std::stoull(head.substr(at + 16));
+      std::vector<char> buf(1 << 16);
+      while (body_bytes_ < want) {
+        auto got = ::recv(c, buf.data(), buf.size(), 0);
+        if (got <= 0) break;
+        body_bytes_ += std::size_t(got);
+      }
+    }
+    std::this_thread::sleep_for(hold_);
+    ::close(c);
+  }
   std::string answer_;
   std::chrono::milliseconds hold_;
+  bool read_body_;
+  std::atomic<std::size_t> body_bytes_{0};
   int fd_ = -1;
   std::uint16_t port_ = 0;
   std::thread thread_;
 };
 }  // namespace
 
-TEST_CASE("an upstream that refuses an upload early is heard", "[integration][http1]") {
+TEST_CASE("an upstream that answers an upload early is heard", "[integration][http1]") {
   const std::string body(32 << 20, 'x');  // more than the socket buffers on the way hold
   const std::string request =
       "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-  for (auto hold : {std::chrono::milliseconds(3000), std::chrono::milliseconds(0)}) {
-    INFO("the upstream closes after " << hold.count() << " ms");
-    EarlyAnswerUpstream up("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig", hold);
+  const std::string refusal = "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig";
+  auto upload = [&](EarlyAnswerUpstream& up) {
     Proxy proxy({cluster_to("backend", {up.port()})}, route_all("backend"));
     TestClient client(proxy.port());
     auto start = std::chrono::steady_clock::now();
-    // Before, ferry waited for the upstream to take the body: until the upstream closed
-    // (then 502) or a timeout. Now the 413 comes back while the upload is still going.
     REQUIRE_NOTHROW(client.send(request + body));
     auto r = client.read_response();
+    return std::pair{r, std::chrono::steady_clock::now() - start};
+  };
+  SECTION("a refusal while the upstream stops reading comes back at once") {
+    // Before, ferry waited for the upstream to take the body until it closed (then 502).
+    EarlyAnswerUpstream up(refusal, std::chrono::milliseconds(3000));
+    auto [r, took] = upload(up);
     CHECK(r.status == 413);
     CHECK(r.body == "big");
     CHECK_FALSE(r.keep_alive);  // the rest of the body was never read as a request
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
+    CHECK(took < std::chrono::milliseconds(2500));
+  }
+  SECTION("a refusal after an interim 100 is the answer") {
+    EarlyAnswerUpstream up("HTTP/1.1 100 Continue\r\n\r\n" + refusal, std::chrono::milliseconds(3000));
+    auto [r, took] = upload(up);
+    CHECK(r.status == 413);
+    CHECK(r.body == "big");
+    CHECK(took < std::chrono::milliseconds(2500));
+  }
+  SECTION("a refusal followed by a close comes back") {
+    EarlyAnswerUpstream up(refusal, std::chrono::milliseconds(0));
+    auto [r, took] = upload(up);
+    CHECK(r.status == 413);
+    CHECK(r.body == "big");
+  }
+  SECTION("an early 2xx lets the upload go on to its end") {
+    EarlyAnswerUpstream up("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", std::chrono::milliseconds(500), true);
+    auto [r, took] = upload(up);
+    CHECK(r.status == 200);
+    CHECK(r.body == "ok");
+    CHECK(r.keep_alive);
+    // ferry sent it all before it read the answer; the upstream may still be counting.
+    for (int i = 0; i < 200 && up.body_bytes() < body.size(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(up.body_bytes() == body.size());
   }
 }
