@@ -154,30 +154,31 @@ asio::awaitable<std::pair<error_code, bool>> Session::write_body_upstream(std::s
 
 Session::Early Session::take_early_answer() {
   auto& ub = bufs_->up_in;
+  // Until EAGAIN, not just a short read: a FIN that came with the data shares its edge.
   for (;;) {
     std::size_t room = 0;
     char* p = ub.space(room);
-    if (room == 0) break;
+    if (room == 0) return Early::answer;  // a head this large: relay_response refuses it
     auto n = ::recv(up_->sock.native_handle(), p, room, MSG_DONTWAIT);
     if (n > 0) {
       ub.commit(std::size_t(n));
-      if (std::size_t(n) < room) break;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     return Early::answer;  // closed or reset: relay_response reads the end (or what came)
   }
-  std::string_view v(ub.data(), ub.size());
-  std::size_t at = 0;
-  // "HTTP/1.1 100 ...": interim heads are skipped once complete.
-  while (v.size() - at >= 12 && v.compare(at, 7, "HTTP/1.") == 0 && v[at + 9] == '1') {
-    auto end = v.find("\r\n\r\n", at);
+  // "HTTP/1.1 100 ...": complete interim heads are dropped, as relay_response would drop
+  // them (a 101 is final: it answers an upgrade).
+  for (;;) {
+    std::string_view v(ub.data(), ub.size());
+    if (v.size() < 12) return Early::none;
+    if (v.compare(0, 7, "HTTP/1.") != 0) return Early::answer;  // relay_response refuses it
+    if (v[9] != '1' || v.compare(10, 2, "01") == 0) return v[9] == '2' ? Early::success : Early::answer;
+    auto end = v.find("\r\n\r\n");
     if (end == std::string_view::npos) return Early::none;
-    at = end + 4;
+    ub.consume(end + 4);
   }
-  if (v.size() - at < 12) return Early::none;
-  return v.compare(at, 7, "HTTP/1.") == 0 && v[at + 9] == '2' ? Early::success : Early::answer;
 }
 
 // Closing a socket whose receive queue holds unread bytes makes the kernel send a reset,

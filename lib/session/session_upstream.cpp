@@ -117,6 +117,7 @@ asio::awaitable<Session::Outcome> Session::forward(codec::RequestDecoder& dec,
     if (sent == SendResult::upstream_failed_retryable && !stale_resend) {
       stale_resend = true;  // a pooled connection closed under us: resend once
       finish_upstream(false);
+      bufs_->up_in.consume(bufs_->up_in.size());  // anything that connection said
       continue;
     }
     if (sent == SendResult::upstream_failed || sent == SendResult::upstream_failed_retryable)

@@ -253,8 +253,9 @@ namespace {
 // with `read_body`, reads the whole Content-Length body first and counts it.
 class EarlyAnswerUpstream {
  public:
-  EarlyAnswerUpstream(std::string answer, std::chrono::milliseconds hold, bool read_body = false)
-      : answer_(std::move(answer)), hold_(hold), read_body_(read_body) {
+  EarlyAnswerUpstream(std::string answer, std::chrono::milliseconds hold, bool read_body = false,
+                      std::string later = {})
+      : answer_(std::move(answer)), later_(std::move(later)), hold_(hold), read_body_(read_body) {
     fd_ = listen_loopback(4, port_);
     thread_ = std::thread([this] { serve(); });
   }
@@ -274,6 +275,10 @@ class EarlyAnswerUpstream {
     char ch;
     while (head.find("\r\n\r\n") == std::string::npos && ::recv(c, &ch, 1, 0) == 1) head += ch;
     [[maybe_unused]] auto n = ::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+    if (!later_.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      n = ::send(c, later_.data(), later_.size(), MSG_NOSIGNAL);
+    }
     if (read_body_) {
       auto at = head.find("Content-Length: ");
       std::size_t want = at == std::string::npos ? 0 : std::stoull(head.substr(at + 16));
@@ -288,6 +293,7 @@ class EarlyAnswerUpstream {
     ::close(c);
   }
   std::string answer_;
+  std::string later_;  ///< sent 200 ms after the answer
   std::chrono::milliseconds hold_;
   bool read_body_;
   std::atomic<std::size_t> body_bytes_{0};
@@ -298,7 +304,7 @@ class EarlyAnswerUpstream {
 }  // namespace
 
 TEST_CASE("an upstream that answers an upload early is heard", "[integration][http1]") {
-  const std::string body(32 << 20, 'x');  // more than the socket buffers on the way hold
+  const std::string body(16 << 20, 'x');  // more than the socket buffers on the way hold
   const std::string request =
       "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   const std::string refusal = "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig";
@@ -321,6 +327,13 @@ TEST_CASE("an upstream that answers an upload early is heard", "[integration][ht
   }
   SECTION("a refusal after an interim 100 is the answer") {
     EarlyAnswerUpstream up("HTTP/1.1 100 Continue\r\n\r\n" + refusal, std::chrono::milliseconds(3000));
+    auto [r, took] = upload(up);
+    CHECK(r.status == 413);
+    CHECK(r.body == "big");
+    CHECK(took < std::chrono::milliseconds(2500));
+  }
+  SECTION("a refusal that comes a while after an interim 100 is the answer") {
+    EarlyAnswerUpstream up("HTTP/1.1 100 Continue\r\n\r\n", std::chrono::milliseconds(3000), false, refusal);
     auto [r, took] = upload(up);
     CHECK(r.status == 413);
     CHECK(r.body == "big");
