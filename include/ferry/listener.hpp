@@ -28,6 +28,11 @@ struct HttpOptions {
   Duration request_timeout{0};          ///< whole request received within; 0 = off
   Duration request_headers_timeout{0};  ///< headers received within; 0 = off
   Duration drain_timeout{std::chrono::seconds(5)};
+  /// A connection that closes while the client's bytes are still unread (an answer before
+  /// the upload is all in, a malformed request) sends its FIN first and reads and drops
+  /// input for up to this long, so that the client is not reset before it reads the answer
+  /// (Envoy's delayed close). 0 closes at once.
+  Duration delayed_close_timeout{std::chrono::seconds(1)};
   bool generate_request_id = true;
   /// Append the peer to x-forwarded-for and trust the socket peer as the client. When false
   /// (Envoy's default; the code API's default is true), the client is the x-forwarded-for

@@ -57,14 +57,14 @@ constexpr std::string_view kHcmFields[] = {
     "internal_address_config", "access_log", "tracing", "server_name", "server_header_transformation", "via",
     "xff_num_trusted_hops", "skip_xff_append", "preserve_external_request_id", "always_set_request_id_in_response",
     "strip_trailing_host_dot", "append_x_forwarded_port", "scheme_header_transformation", "upgrade_configs",
-    "http_protocol_options"};
+    "http_protocol_options", "delayed_close_timeout"};
 constexpr std::string_view kSchemeTransformationFields[] = {"scheme_to_overwrite", "match_upstream"};
 constexpr std::string_view kHcmNotYet[] = {
     "rds", "scoped_routes", "http2_protocol_options",
     "http3_protocol_options", "access_log_options",
     "path_normalization_options",
     "original_ip_detection_extensions", "proxy_100_continue", "request_id_extension", "local_reply_config",
-    "delayed_close_timeout", "add_user_agent", "early_header_mutation_extensions",
+    "add_user_agent", "early_header_mutation_extensions",
     "represent_ipv4_remote_address_as_ipv4_mapped_ipv6", "stream_error_on_invalid_http_message",
     "typed_header_validation_config", "append_local_overload",
     "max_requests_per_connection", "http1_safe_max_connection_duration", "user_agent"};
@@ -255,6 +255,7 @@ void parse_hcm(Context& ctx, const Field& f, ParsedListener& out) {
   set_if(read_duration(ctx, o.get("request_timeout")), http.request_timeout);
   set_if(read_duration(ctx, o.get("request_headers_timeout")), http.request_headers_timeout);
   set_if(read_duration(ctx, o.get("drain_timeout")), http.drain_timeout);
+  set_if(read_duration(ctx, o.get("delayed_close_timeout")), http.delayed_close_timeout);
   set_if(read_uint(ctx, o.get("max_request_headers_kb"), 1, 8192), http.max_request_headers_kb);
   parse_hcm_protocol_options(ctx, o.get("common_http_protocol_options"), http);
   parse_hcm_http1_options(ctx, o.get("http_protocol_options"), http);

@@ -174,7 +174,8 @@ asio::awaitable<void> Session::run() {
     stats::bump(*http_stats_->cx_max_duration_reached);
   error_code ec;
   timer_.cancel();
-  if (linger_ && !tls_ && !closing_) [[unlikely]]  // not after a forced close: it must end now
+  // Not after a forced close: that one must end now.
+  if (linger_ && !tls_ && !closing_ && http_.delayed_close_timeout.count() > 0) [[unlikely]]
     co_await linger();
   // close() sends the FIN by itself; a TLS connection says close_notify first.
   if (tls_) {

@@ -211,7 +211,7 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   /// The upstream said 101: its head goes to the client, then bytes flow both ways.
   asio::awaitable<Outcome> tunnel(std::string_view upgrade);
   /// Envoy's delayed close: FIN sent, what the client still sends read and dropped until it
-  /// closes or kLingerTime passes (see session_io.cpp).
+  /// closes or HttpOptions::delayed_close_timeout passes (see session_io.cpp).
   asio::awaitable<void> linger();
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, detail::ReadBuffer& buf, std::uint64_t& moved);
 

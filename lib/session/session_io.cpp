@@ -186,11 +186,11 @@ Session::Early Session::take_early_answer() {
 // upload it is still writing before it ever reads the answer). So when ferry answers
 // before the request is all in (a 404 or 413 on an upload, a malformed request, requests
 // pipelined behind a Connection: close), it sends its FIN and reads and drops what comes
-// until the client closes, as Envoy's delayed close (delayed_close_timeout, 1 s) and
-// nginx's lingering close do. A connection that closes with nothing unread skips this.
+// until the client closes, as Envoy's delayed close (delayed_close_timeout, 1 s by
+// default) and nginx's lingering close do. A connection that closes with nothing unread
+// skips this.
 asio::awaitable<void> Session::linger() {
   using namespace boost::asio::experimental::awaitable_operators;
-  constexpr auto kLingerTime = std::chrono::seconds(1);
   error_code ec;
   down_.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
@@ -204,7 +204,7 @@ asio::awaitable<void> Session::linger() {
       if (rec) co_return;  // the client's FIN (or a reset): done
     }
   };
-  asio::steady_timer limit(down_.get_executor(), kLingerTime);
+  asio::steady_timer limit(down_.get_executor(), http_.delayed_close_timeout);
   co_await (drain() || limit.async_wait(token));
 }
 

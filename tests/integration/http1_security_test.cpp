@@ -236,12 +236,24 @@ TEST_CASE("an answer sent before the request body is all in still reaches the cl
     CHECK(client.closed_by_peer());
     CHECK(up.requests() == 0);
   }
+  SECTION("with delayed_close_timeout 0 the close is at once, as Envoy's") {
+    HttpOptions http;
+    http.delayed_close_timeout = Duration{0};
+    Proxy quick({cluster_to("backend", {up.port()})}, route_all("backend"), http);
+    TestClient client(quick.port());
+    client.send("GET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /api HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK(client.read_response().status == 200);
+    // Closed with the second request unread: a reset, so writing on fails.
+    CHECK_THROWS(client.send(body));
+    CHECK(up.requests() == 1);
+  }
   SECTION("requests pipelined behind a Connection: close are dropped without a reset") {
     TestClient client(proxy.port());
     client.send("GET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /api HTTP/1.1\r\nHost: a\r\n\r\n" + body);
     auto r = client.read_response();
     CHECK(r.status == 200);
     CHECK(r.body == "ok");
+    CHECK_NOTHROW(client.send("more"));  // still read and dropped, no reset
     CHECK(client.closed_by_peer());
     CHECK(up.requests() == 1);
   }

@@ -84,6 +84,7 @@ TEST_CASE("config: a JSON bootstrap loads, with HCM settings and defaults", "[co
       ferry_test::kDefaultRoutes, ferry_test::kDefaultClusters,
       R"(, "codec_type": "HTTP1", "use_remote_address": true, "generate_request_id": false,
          "request_timeout": "30s", "drain_timeout": "2.5s", "max_request_headers_kb": 96,
+         "delayed_close_timeout": "0.25s",
          "common_http_protocol_options": {"idle_timeout": "0s", "max_headers_count": 50})");
   auto b = loaded(load_string(text));
   const auto& http = b.listeners.at(0).options.http;
@@ -91,10 +92,12 @@ TEST_CASE("config: a JSON bootstrap loads, with HCM settings and defaults", "[co
   CHECK_FALSE(http.generate_request_id);
   CHECK(http.request_timeout == 30s);
   CHECK(http.drain_timeout == 2500ms);
+  CHECK(http.delayed_close_timeout == 250ms);
   CHECK(http.max_request_headers_kb == 96);
   CHECK(http.idle_timeout == 0s);
   CHECK(http.max_headers_count == 50);
   CHECK(http.stream_idle_timeout == 5min);  // default
+  CHECK(ferry::HttpOptions{}.delayed_close_timeout == 1s);  // Envoy's default
   CHECK(b.clusters.at(0).connect_timeout == 1s);
 }
 
