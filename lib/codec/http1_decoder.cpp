@@ -179,11 +179,10 @@ bool check_fixed(const char* p, const char* end, const char (&pattern)[N], http:
   return have == n;
 }
 
-constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 /// RFC 3986 authority bytes (reg-name or IP literal, port), without '@': no userinfo.
 constexpr bool is_authority_char(char c) noexcept {
-  return is_alpha(c) || is_digit(c) || std::string_view("-._~!$&'()*+,;=:[]%").find(c) != std::string_view::npos;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("-._~!$&'()*+,;=:[]%").find(c) != std::string_view::npos;
 }
 
 inline std::string_view shift(std::string_view v, const char* old_base, const char* new_base,
@@ -420,13 +419,8 @@ bool Decoder<isRequest>::parse_target(std::string_view method, std::string_view&
     return false;
   };
   if (method == "CONNECT") return refuse(1);
-  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://"
-  std::size_t colon = 0;
-  while (colon < target.size() && (is_alpha(target[colon]) || (colon > 0 && (is_digit(target[colon]) ||
-                                                                             target[colon] == '+' || target[colon] == '-' ||
-                                                                             target[colon] == '.'))))
-    ++colon;
-  if (colon == 0 || target.substr(colon, 3) != "://") return refuse(1);
+  std::size_t colon = target.find("://");
+  if (colon == 0 || colon == std::string_view::npos) return refuse(1);
   std::string_view scheme = target.substr(0, colon);
   if (!iequals(scheme, "http") && !iequals(scheme, "https")) return refuse(2);
   std::string_view rest = target.substr(colon + 3);

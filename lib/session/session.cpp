@@ -128,6 +128,7 @@ asio::awaitable<void> Session::run() {
   // request is usually in already (one recv, no readiness wait to arm); a client that stays
   // silent is parked by the sweeps like any idle connection.
   if (!tls_ && !wake_ready_ && !bufs_) bufs_ = worker_.acquire_buffers();
+  bool unread = false;  // the connection ends with client bytes unread
   while (!closing_ && !worker_.draining()) {
     if (!bufs_) {
       // Parked (a new TLS connection, or idle for a while): no buffers, a readiness wait.
@@ -165,7 +166,7 @@ asio::awaitable<void> Session::run() {
     count_stream_end();
     if (outcome == Outcome::close) {
       // A request body not read to its end, or requests pipelined behind this one.
-      linger_ = bufs_ && ((!request_complete_ && !bufs_->req_head.empty()) || !bufs_->in.empty());
+      unread = bufs_ && ((!request_complete_ && !bufs_->req_head.empty()) || !bufs_->in.empty());
       break;
     }
   }
@@ -175,7 +176,7 @@ asio::awaitable<void> Session::run() {
   error_code ec;
   timer_.cancel();
   // Not after a forced close: that one must end now.
-  if (linger_ && !tls_ && !closing_ && http_.delayed_close_timeout.count() > 0) [[unlikely]]
+  if (unread && !tls_ && !closing_ && http_.delayed_close_timeout.count() > 0) [[unlikely]]
     co_await linger();
   // close() sends the FIN by itself; a TLS connection says close_notify first.
   if (tls_) {

@@ -351,7 +351,6 @@ class Session final : public StreamContext, public std::enable_shared_from_this<
   bool keep_alive_ = true;
   bool response_started_ = false;
   bool request_complete_ = false;
-  bool linger_ = false;  ///< the connection closes with client bytes unread
 
   // Per-stream facts for filters and (later) access logs.
   std::uint32_t flags_ = 0;

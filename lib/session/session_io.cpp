@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-
 #include <cstring>
 #include <utility>
 
@@ -124,27 +123,19 @@ asio::awaitable<error_code> Session::write_all(tcp::socket& s, std::span<asio::c
 // upstream that refuses an upload (413, 401...) often answers after the head and stops
 // reading, and waiting for writability alone would stall until a timeout. What came is
 // looked at before every wait (an edge spent while a write still went through, or one
-// that made both waits ready at once, would otherwise be missed). Interim 1xx heads are
-// kept for relay_response, which skips them; a 2xx lets the upload go on (the upstream
-// may still want the body) with the response read afterwards, as before.
+// that made both waits ready at once, would otherwise be missed). Complete interim 1xx
+// heads are dropped; a 2xx lets the upload go on (the upstream may still want the body)
+// with the response read afterwards, as before.
 asio::awaitable<std::pair<error_code, bool>> Session::write_body_upstream(std::span<asio::const_buffer> bufs) {
   using namespace boost::asio::experimental::awaitable_operators;
   auto& s = up_->sock;
   error_code ec;
   if (up_->tls) [[unlikely]]
     co_return std::pair{co_await write_all(s, bufs), false};
-  bool watch = true;
   while (!write_now(s, bufs, ec)) {
-    if (watch) {
-      Early e = take_early_answer();
-      if (e == Early::answer) co_return std::pair{error_code{}, true};
-      watch = e == Early::none;
-    }
-    if (!watch) {
-      auto [wec] = co_await s.async_wait(tcp::socket::wait_write, token);
-      if (wec) co_return std::pair{wec, false};
-      continue;
-    }
+    Early e = take_early_answer();
+    if (e == Early::answer) co_return std::pair{error_code{}, true};
+    if (e == Early::success) co_return std::pair{co_await write_all(s, bufs), false};
     auto r = co_await (s.async_wait(tcp::socket::wait_write, token) || s.async_wait(tcp::socket::wait_read, token));
     auto [wec] = r.index() == 0 ? std::get<0>(r) : std::get<1>(r);
     if (wec) co_return std::pair{wec, false};  // a timeout cancels both waits
